@@ -1,0 +1,283 @@
+"""The command line: the same task service as the app, for scripts, administrators and CI.
+
+python -m core tools
+python -m core run --tool profile-my-data --file primary=data.csv --user demo --out out/
+python -m core users add NAME --credits 100 [--admin]
+python -m core credits grant NAME 50
+python -m core worker
+python -m core db upgrade
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from core import billing, users
+from core.errors import DQError, ValidationError
+from core.registry import registry_as_dict
+from core.settings import PROJECT_ROOT, get_settings
+from core.states import TERMINAL
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def _services(migrate: bool = True):  # type: ignore[no-untyped-def]
+    from core.services import build_services
+
+    return build_services(get_settings(), migrate=migrate)
+
+
+def _key_value(text: str, what: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise ValidationError(f"{what} must look like NAME=VALUE; got {text!r}.", code="INVALID_ARGUMENT")
+    key, value = text.split("=", 1)
+    return key.strip(), value
+
+
+# ---- commands ------------------------------------------------------------------------------
+def cmd_tools(_: argparse.Namespace) -> int:
+    print(json.dumps(registry_as_dict(), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _start_worker_process() -> subprocess.Popen[bytes]:
+    """A worker process that runs queued tasks and exits once the queue is empty."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "core", "worker", "--exit-when-idle", "--parent-pid", str(os.getpid())],
+        cwd=os.getcwd(),
+        env=env,
+    )
+
+
+def _wait(services: Any, user_id: int, task_id: str, timeout: float | None) -> dict[str, Any]:
+    """Poll the task, printing progress to standard error, until it ends."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    worker = _start_worker_process()
+    last = None
+    try:
+        while True:
+            task = services.tasks.get_task(user_id, task_id)
+            line = (task["status"], task["progress"], task["current_agent"], task["progress_message"])
+            if line != last:
+                agent = f" {task['current_agent']}:" if task["current_agent"] else ""
+                print(
+                    f"[{task['progress']:3d}%] {task['status']}{agent} {task['progress_message'] or ''}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                last = line
+            if task["status"] in TERMINAL:
+                return task
+            if worker.poll() is not None and task["status"] == "queued":
+                worker = _start_worker_process()  # it found the queue empty a moment too early
+            if deadline is not None and time.monotonic() > deadline:
+                services.tasks.cancel_task(user_id, task_id)
+                return services.tasks.get_task(user_id, task_id)
+            time.sleep(0.3)
+    finally:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.terminate()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    services = _services()
+    user = users.find_user(services.factory, args.user)
+    paths: dict[str, Path] = {}
+    for item in args.file:
+        slot, raw = _key_value(item, "--file")
+        path = Path(raw).expanduser()
+        if not path.is_file():
+            raise ValidationError(f"There is no file at {raw}.", code="FILE_NOT_FOUND")
+        paths[slot] = path
+    parameters = dict(_key_value(p, "--param") for p in args.param)
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
+    files_metadata = {s: {"filename": p.name, "size_bytes": p.stat().st_size} for s, p in paths.items()}
+    task = services.tasks.create_task(user.id, args.tool, agents, parameters, files_metadata)
+    urls = services.tasks.issue_upload_urls(user.id, task["task_id"])
+    for slot, upload in urls.items():
+        with paths[slot].open("rb") as fh:
+            services.store.write(
+                upload["key"], fh, upload["headers"].get("Content-Type", "application/octet-stream")
+            )
+    try:
+        services.tasks.start_processing(user.id, task["task_id"])
+        task = _wait(services, user.id, task["task_id"], args.timeout)
+    except DQError as error:
+        print(f"error {error.code}: {error.message}", file=sys.stderr)
+        task = services.tasks.get_task(user.id, task["task_id"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for filename, key in task["output_keys"].items():
+        with services.store.open_read(key) as source, (out / filename).open("wb") as target:
+            shutil.copyfileobj(source, target)
+    print(json.dumps(task, indent=2, ensure_ascii=False))
+    return EXIT_OK if task["status"] == "completed" else EXIT_FAILED
+
+
+def _read_password(confirm: bool = True) -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if confirm and getpass.getpass("Repeat the password: ") != first:
+        raise ValidationError("The two passwords differ.", code="PASSWORD_MISMATCH")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    services = _services()
+    user = users.create_user(
+        services.factory,
+        args.name,
+        _read_password(),
+        credits=args.credits,
+        email=args.email,
+        is_admin=args.admin,
+    )
+    print(json.dumps(user.__dict__, indent=2))
+    return EXIT_OK
+
+
+def cmd_users_list(_: argparse.Namespace) -> int:
+    services = _services()
+    print(json.dumps([u.__dict__ for u in users.list_users(services.factory)], indent=2))
+    return EXIT_OK
+
+
+def cmd_credits_grant(args: argparse.Namespace) -> int:
+    services = _services()
+    user = users.find_user(services.factory, args.name)
+    balance = billing.grant(services.factory, user.id, args.amount, note=args.note)
+    print(json.dumps({"user": user.username, "granted": args.amount, "balance": balance}))
+    return EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    services = _services()
+    worker = services.worker()
+    logging.getLogger(__name__).info("worker %s started", worker.worker_id)
+    stop = threading.Event()
+    # SIGTERM lets the task in hand finish its current step; a task cut short is re-queued by the reaper.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        worker.run(stop, exit_when_idle=args.exit_when_idle, parent_pid=args.parent_pid)
+    return EXIT_OK
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from db.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url, args.revision)
+    print(f"database is at revision {args.revision}")
+    return EXIT_OK
+
+
+def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    from db.migrate import downgrade
+
+    downgrade(get_settings().database_url, args.revision)
+    print(f"database is at revision {args.revision}")
+    return EXIT_OK
+
+
+# ---- the parser ----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m core",
+        description="Data-quality workbench: run tools on CSV/XLSX files and administer the workbench. "
+        "Settings come from the environment (see the README), e.g. DATA_DIR and DATABASE_URL.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("tools", help="print the tools, their agents, file slots and parameters as JSON")
+    p.set_defaults(func=cmd_tools)
+
+    p = sub.add_parser(
+        "run",
+        help="run a tool on local files and save every download",
+        description="Create a task, store the files, process them in a worker process while printing "
+        "progress to standard error, print the final task as JSON and write every download into --out. "
+        "Exit code 0 when the task completed, 1 when it failed.",
+    )
+    p.add_argument("--tool", required=True, help="tool id, e.g. profile-my-data (see `tools`)")
+    p.add_argument(
+        "--file",
+        action="append",
+        required=True,
+        metavar="SLOT=PATH",
+        help="a file for a slot, e.g. primary=data.csv; repeat for more slots",
+    )
+    p.add_argument("--agents", help="comma-separated agent ids (default: the tool's default agents)")
+    p.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="a tool parameter; repeat"
+    )
+    p.add_argument("--user", required=True, help="the user name the task runs as (and is billed to)")
+    p.add_argument("--out", required=True, help="folder to write the downloads into")
+    p.add_argument("--timeout", type=float, help="cancel the task after this many seconds")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("users", help="manage user accounts")
+    usub = p.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    a = usub.add_parser(
+        "add",
+        help="create an active, verified user; the password is read from standard "
+        "input, or prompted for when interactive",
+    )
+    a.add_argument("name", help="user name (2-64 letters, digits, _ . @ -)")
+    a.add_argument("--credits", type=int, default=0, help="starting credits (default 0)")
+    a.add_argument("--email", help="e-mail address")
+    a.add_argument("--admin", action="store_true", help="make the user an administrator")
+    a.set_defaults(func=cmd_users_add)
+    a = usub.add_parser("list", help="list users as JSON")
+    a.set_defaults(func=cmd_users_list)
+
+    p = sub.add_parser("credits", help="manage credits")
+    csub = p.add_subparsers(dest="credits_command", required=True, metavar="ACTION")
+    g = csub.add_parser("grant", help="add credits to a user's balance (negative to remove)")
+    g.add_argument("name", help="user name")
+    g.add_argument("amount", type=int, help="credits to add")
+    g.add_argument("--note", default="granted from the command line", help="a note kept in the ledger")
+    g.set_defaults(func=cmd_credits_grant)
+
+    p = sub.add_parser("worker", help="run a worker that processes queued tasks until stopped")
+    p.add_argument("--exit-when-idle", action="store_true", help="stop once no task is queued")
+    p.add_argument("--parent-pid", type=int, help="stop when this process ends")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("db", help="database schema")
+    dsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    u = dsub.add_parser("upgrade", help="bring the schema up to date (the app also does this on start)")
+    u.add_argument("--revision", default="head", help="target revision (default head)")
+    u.set_defaults(func=cmd_db_upgrade)
+    d = dsub.add_parser("downgrade", help="move the schema back to an older revision")
+    d.add_argument("revision", help="target revision, e.g. base")
+    d.set_defaults(func=cmd_db_downgrade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DQError as error:
+        print(f"error {error.code}: {error.message}", file=sys.stderr)
+        return EXIT_ERROR

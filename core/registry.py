@@ -1,0 +1,339 @@
+"""The tool registry: the one description of every tool, agent, file slot and parameter.
+
+The UI, the CLI, validation and the runner all read this registry, so what a user can pick,
+what gets checked and what runs are always the same thing. Agents whose work has not been
+built yet are listed as unavailable (with the reason) and cannot be selected.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.agents.base import Agent
+from core.errors import ValidationError
+
+TABLE_EXTENSIONS = ("csv", "tsv", "txt", "xlsx")
+NOT_YET_BUILT = "Not available yet: this agent is still being built."
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    id: str
+    name: str
+    description: str
+    credit_cost: int
+    default: bool = True
+    implementation: str | None = None  # "module:Class"; None while the agent is not built
+
+    @property
+    def available(self) -> bool:
+        return self.implementation is not None
+
+    def load(self) -> Agent:
+        if self.implementation is None:
+            raise ValidationError(f"The agent '{self.id}' is not available yet.", code="AGENT_UNAVAILABLE")
+        module_name, class_name = self.implementation.split(":")
+        return getattr(importlib.import_module(module_name), class_name)()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "credit_cost": self.credit_cost,
+            "default": self.default and self.available,
+            "available": self.available,
+            "unavailable_reason": None if self.available else NOT_YET_BUILT,
+        }
+
+
+@dataclass(frozen=True)
+class FileSlot:
+    key: str
+    label: str
+    required: bool
+    extensions: tuple[str, ...] = TABLE_EXTENSIONS
+    help: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "required": self.required,
+            "extensions": list(self.extensions),
+            "help": self.help,
+        }
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: str  # "int" | "float" | "bool" | "string" | "choice"
+    default: Any
+    help: str
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def coerce(self, value: Any) -> Any:
+        """The value in this parameter's type, or a ValidationError naming the parameter."""
+        try:
+            if self.type == "int":
+                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                    raise ValueError
+                result: Any = int(str(value).strip())
+            elif self.type == "float":
+                result = float(str(value).strip())
+            elif self.type == "bool":
+                text = str(value).strip().lower()
+                if text not in {"true", "false", "1", "0", "yes", "no"}:
+                    raise ValueError
+                result = text in {"true", "1", "yes"}
+            else:
+                result = "" if value is None else str(value)
+        except ValueError:
+            raise ValidationError(
+                f"Parameter '{self.name}' must be a {self.type}; got {value!r}.", code="INVALID_PARAMETER"
+            ) from None
+        if self.choices and result not in self.choices:
+            allowed = ", ".join(map(str, self.choices))
+            raise ValidationError(
+                f"Parameter '{self.name}' must be one of: {allowed}; got {value!r}.", code="INVALID_PARAMETER"
+            )
+        if self.minimum is not None and result < self.minimum:
+            raise ValidationError(
+                f"Parameter '{self.name}' must be at least {self.minimum}; got {value!r}.",
+                code="INVALID_PARAMETER",
+            )
+        if self.maximum is not None and result > self.maximum:
+            raise ValidationError(
+                f"Parameter '{self.name}' must be at most {self.maximum}; got {value!r}.",
+                code="INVALID_PARAMETER",
+            )
+        return result
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "default": self.default,
+            "help": self.help,
+            "choices": list(self.choices),
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+        }
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    id: str
+    name: str
+    description: str
+    agents: tuple[AgentSpec, ...]
+    file_slots: tuple[FileSlot, ...]
+    parameters: tuple[ParamSpec, ...] = field(default_factory=tuple)
+
+    def agent(self, agent_id: str) -> AgentSpec:
+        for spec in self.agents:
+            if spec.id == agent_id:
+                return spec
+        known = ", ".join(a.id for a in self.agents)
+        raise ValidationError(
+            f"Unknown agent '{agent_id}' for {self.id}. Known agents: {known}.", code="UNKNOWN_AGENT"
+        )
+
+    def slot(self, key: str) -> FileSlot:
+        for slot in self.file_slots:
+            if slot.key == key:
+                return slot
+        known = ", ".join(s.key for s in self.file_slots)
+        raise ValidationError(
+            f"Unknown file slot '{key}' for {self.id}. Known slots: {known}.", code="UNKNOWN_FILE_SLOT"
+        )
+
+    @property
+    def available(self) -> bool:
+        return any(a.available for a in self.agents)
+
+    def default_agents(self) -> list[str]:
+        return [a.id for a in self.agents if a.default and a.available]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "available": self.available,
+            "agents": [a.to_dict() for a in self.agents],
+            "file_slots": [s.to_dict() for s in self.file_slots],
+            "parameters": [p.to_dict() for p in self.parameters],
+        }
+
+
+_READING_PARAMETERS = (
+    ParamSpec("sheet", "string", "", "Excel files: the sheet to read. Leave empty for the first sheet."),
+    ParamSpec(
+        "delimiter",
+        "choice",
+        "auto",
+        "CSV files: the character between fields. 'auto' detects it from the file.",
+        choices=("auto", ",", ";", "\t", "|"),
+    ),
+    ParamSpec(
+        "encoding",
+        "choice",
+        "auto",
+        "CSV files: the text encoding. 'auto' detects it (UTF-8, UTF-16, Latin-1 and others).",
+        choices=("auto", "utf-8", "utf-8-sig", "utf-16", "latin-1", "cp1252"),
+    ),
+)
+
+_PRIMARY = FileSlot("primary", "Your data file", True, help="A CSV or Excel (.xlsx) file with a header row.")
+
+PROFILE = ToolSpec(
+    id="profile-my-data",
+    name="Profile my data",
+    description="See what is in your file: types, missing values, distributions, outliers, "
+    "duplicates, patterns, relationships and a quality score, with alerts in plain English.",
+    agents=(
+        AgentSpec(
+            "types",
+            "Types and meanings",
+            "Works out what each column holds (numbers, dates, emails, phone numbers, codes…) "
+            "and points out values that do not fit.",
+            1,
+            implementation="core.agents.profile.types:TypesAgent",
+        ),
+        AgentSpec(
+            "completeness",
+            "Missing values",
+            "Counts empty cells and disguised blanks such as 'N/A', 'null' or '-' in every column.",
+            1,
+            implementation="core.agents.profile.completeness:CompletenessAgent",
+        ),
+        AgentSpec(
+            "statistics",
+            "Statistics and distributions",
+            "Minimum, maximum, average, spread, most common values and a histogram for each column.",
+            1,
+            implementation="core.agents.profile.statistics:StatisticsAgent",
+        ),
+        AgentSpec(
+            "uniqueness",
+            "Uniqueness and duplicates",
+            "Finds key columns, duplicate rows and near-duplicates.",
+            2,
+        ),
+        AgentSpec(
+            "patterns",
+            "Patterns and validity",
+            "Checks value shapes, date formats, emails, phones, URLs and postcodes.",
+            2,
+        ),
+        AgentSpec("outliers", "Outliers", "Finds unusual numbers and rare categories, row by row.", 2),
+        AgentSpec(
+            "relationships",
+            "Relationships",
+            "Correlations, associations and rules such as 'zip code decides city'.",
+            3,
+        ),
+        AgentSpec(
+            "sensitive", "Sensitive data", "Flags columns with personal data and masks them in the report.", 2
+        ),
+        AgentSpec(
+            "quality_score",
+            "Quality score",
+            "A 0–100 score per column and for the file, showing where points were lost.",
+            1,
+        ),
+    ),
+    file_slots=(_PRIMARY,),
+    parameters=(
+        *_READING_PARAMETERS,
+        ParamSpec(
+            "top_values", "int", 10, "How many most-common values to list per column.", minimum=1, maximum=100
+        ),
+        ParamSpec(
+            "histogram_bins",
+            "int",
+            20,
+            "How many bars the histograms of numeric columns have.",
+            minimum=2,
+            maximum=200,
+        ),
+    ),
+)
+
+CLEAN = ToolSpec(
+    id="clean-my-data",
+    name="Clean my data",
+    description="Get a cleaned copy of your file and a cell-by-cell log of every change, "
+    "with uncertain fixes offered as suggestions instead of applied.",
+    agents=(
+        AgentSpec(
+            "tidy_text", "Tidy text", "Trims spaces, fixes invisible characters and inconsistent case.", 1
+        ),
+        AgentSpec(
+            "missing_values", "Missing values", "Turns disguised blanks such as 'N/A' into real blanks.", 1
+        ),
+        AgentSpec(
+            "types_formats", "Types and formats", "Unifies numbers, dates, booleans, phones and emails.", 2
+        ),
+        AgentSpec(
+            "category_variants", "Category variants", "Merges different spellings of the same category.", 2
+        ),
+        AgentSpec(
+            "dependency_repair", "Dependency repair", "Repairs values that break rules such as zip → city.", 3
+        ),
+        AgentSpec("duplicates", "Duplicates", "Removes or flags duplicate rows, listing each one.", 1),
+        AgentSpec("outliers", "Outliers", "Flags unusual values; caps or blanks them when you ask.", 1),
+    ),
+    file_slots=(_PRIMARY,),
+    parameters=_READING_PARAMETERS,
+)
+
+MASTER = ToolSpec(
+    id="master-my-data",
+    name="Master my data",
+    description="Find the records that describe the same person, company or thing, within and "
+    "across files, and merge them into golden records with their provenance.",
+    agents=(
+        AgentSpec(
+            "standardise", "Standardise for matching", "Builds match keys from names, phones, emails.", 1
+        ),
+        AgentSpec("match", "Match", "Scores record pairs with a probabilistic model, no set-up needed.", 3),
+        AgentSpec("cluster", "Cluster", "Groups matching records into entities with stable ids.", 1),
+        AgentSpec(
+            "golden_record", "Golden record", "Builds one best record per entity, with its sources.", 2
+        ),
+        AgentSpec("reconcile", "Reconcile", "Lists fields that disagree between sources.", 1),
+    ),
+    file_slots=(
+        _PRIMARY,
+        FileSlot(
+            "secondary",
+            "A second source (optional)",
+            False,
+            help="Another file to match against the first one.",
+        ),
+    ),
+    parameters=_READING_PARAMETERS,
+)
+
+TOOLS: dict[str, ToolSpec] = {tool.id: tool for tool in (PROFILE, CLEAN, MASTER)}
+
+
+def get_tool(tool_id: str) -> ToolSpec:
+    try:
+        return TOOLS[tool_id]
+    except KeyError:
+        known = ", ".join(TOOLS)
+        raise ValidationError(
+            f"Unknown tool '{tool_id}'. Known tools: {known}.", code="UNKNOWN_TOOL"
+        ) from None
+
+
+def registry_as_dict() -> list[dict[str, Any]]:
+    return [tool.to_dict() for tool in TOOLS.values()]

@@ -1,0 +1,266 @@
+"""The report: `report.json` (the contract the UI and API read) and a formatted `report.xlsx`.
+
+Both are built from the same dictionary, so the spreadsheet never says something the JSON
+does not.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+
+from core.agents.base import AgentResult, Finding, LoadedTable
+from core.safe_output import neutralise_frame
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+MAX_XLSX_ROWS = 1_048_575
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON values: numpy scalars unwrapped, NaN/inf as null, dates as ISO text."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.isoformat()
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def reader_findings(tables: dict[str, LoadedTable]) -> list[Finding]:
+    """What the reader noticed while loading: rows it could not split into the header's fields."""
+    findings = []
+    for table in tables.values():
+        if table.malformed_rows:
+            lines = [r["line"] for r in table.malformed_rows]
+            findings.append(
+                Finding(
+                    severity="high",
+                    agent="reader",
+                    code="MALFORMED_ROWS",
+                    message=f"{len(lines):,} line(s) of {table.filename} have a different number of fields "
+                    "than the header and were left out of the analysis; see malformed_rows.csv.",
+                    file_key=table.file_key,
+                    count=len(lines),
+                    examples=[
+                        f"line {r['line']}: expected {r['expected_fields']} fields, "
+                        f"found {r['actual_fields']}"
+                        for r in table.malformed_rows[:5]
+                    ],
+                )
+            )
+    return findings
+
+
+def malformed_rows_frame(tables: dict[str, LoadedTable]) -> pd.DataFrame | None:
+    rows = [{"file": t.filename, **r} for t in tables.values() for r in t.malformed_rows]
+    return pd.DataFrame(rows) if rows else None
+
+
+def _columns(tables: dict[str, LoadedTable], results: dict[str, AgentResult]) -> list[dict[str, Any]]:
+    columns = []
+    for table in tables.values():
+        for name in table.frame.columns:
+            entry: dict[str, Any] = {"file_key": table.file_key, "name": str(name)}
+            for result in results.values():
+                entry.update(result.columns.get((table.file_key, str(name)), {}))
+            columns.append(entry)
+    return columns
+
+
+def build_report(
+    *,
+    task_id: str,
+    tool_id: str,
+    started: datetime,
+    tables: dict[str, LoadedTable],
+    results: dict[str, AgentResult],
+    agent_runs: dict[str, dict[str, Any]],
+    downloads: list[str],
+) -> dict[str, Any]:
+    """Assemble the report dictionary from the tables read and every agent's result."""
+    alerts = reader_findings(tables)
+    issues: list[Finding] = []
+    recommendations = []
+    for result in results.values():
+        alerts.extend(result.alerts)
+        issues.extend(result.issues)
+        recommendations.extend(result.recommendations)
+    alerts.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), -f.count))
+    issues.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), -f.count))
+    recommendations.sort(key=lambda r: -r.rows_affected)
+    severity_counts = {s: sum(1 for a in alerts if a.severity == s) for s in SEVERITY_ORDER}
+    quality = next(
+        (r.metrics["quality_score"] for r in results.values() if "quality_score" in r.metrics), None
+    )
+    report = {
+        "task_id": task_id,
+        "tool_id": tool_id,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "execution_time_ms": int((datetime.now(UTC) - started).total_seconds() * 1000),
+        "dataset": {"files": [t.describe() for t in tables.values()]},
+        "summary": {
+            "quality_score": quality,
+            "rows": sum(len(t.frame) for t in tables.values()),
+            "columns": sum(t.frame.shape[1] for t in tables.values()),
+            "total_alerts": len(alerts),
+            "total_issues": len(issues),
+            "total_recommendations": len(recommendations),
+            "alerts_by_severity": severity_counts,
+            "agents_completed": [a for a, run in agent_runs.items() if run["status"] == "completed"],
+            "agents_failed": [a for a, run in agent_runs.items() if run["status"] == "failed"],
+        },
+        "agents": agent_runs,
+        "columns": _columns(tables, results),
+        "alerts": [a.to_dict() for a in alerts],
+        "issues": [i.to_dict() for i in issues],
+        "recommendations": [r.to_dict() for r in recommendations],
+        "downloads": downloads,
+    }
+    return to_jsonable(report)
+
+
+def report_json_bytes(report: dict[str, Any]) -> bytes:
+    return json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+# ---- report.xlsx --------------------------------------------------------------------------
+def _cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)[:32_000]
+    return value
+
+
+class _SheetWriter:
+    """Writes tables as formatted sheets: bold header, frozen header row, sensible widths,
+    and every text value written as text (a value starting with `=` never becomes a formula)."""
+
+    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
+        self.workbook = workbook
+        self.header = workbook.add_format(
+            {"bold": True, "bg_color": "#1F3A5F", "font_color": "#FFFFFF", "border": 1, "text_wrap": True}
+        )
+        self.names: set[str] = set()
+
+    def _sheet_name(self, wanted: str) -> str:
+        base = "".join("_" if ch in "[]:*?/\\" else ch for ch in wanted)[:31] or "Sheet"
+        name, n = base, 2
+        while name.lower() in self.names:
+            suffix = f" ({n})"
+            name, n = base[: 31 - len(suffix)] + suffix, n + 1
+        self.names.add(name.lower())
+        return name
+
+    def write(self, title: str, headers: list[str], rows: list[list[Any]]) -> None:
+        sheet = self.workbook.add_worksheet(self._sheet_name(title))
+        widths = [min(max(len(str(h)), 8), 60) for h in headers]
+        for col, header in enumerate(headers):
+            sheet.write_string(0, col, str(header), self.header)
+        for r, row in enumerate(rows[:MAX_XLSX_ROWS], start=1):
+            for c, value in enumerate(row):
+                value = _cell(value)
+                if value is None or (isinstance(value, float) and math.isnan(value)):
+                    continue
+                if isinstance(value, bool):
+                    sheet.write_boolean(r, c, value)
+                elif isinstance(value, int | float) and math.isfinite(value):
+                    sheet.write_number(r, c, value)
+                else:
+                    text = str(value)
+                    sheet.write_string(r, c, text)
+                    if r <= 200:
+                        widths[c] = min(max(widths[c], len(text) + 2), 60)
+        for col, width in enumerate(widths):
+            sheet.set_column(col, col, width)
+        sheet.freeze_panes(1, 0)
+        if rows:
+            sheet.autofilter(0, 0, min(len(rows), MAX_XLSX_ROWS), max(len(headers) - 1, 0))
+
+    def write_records(
+        self, title: str, records: list[dict[str, Any]], headers: list[str] | None = None
+    ) -> None:
+        headers = headers or list(dict.fromkeys(k for rec in records for k in rec)) or ["(none)"]
+        self.write(title, headers, [[rec.get(h) for h in headers] for rec in records])
+
+    def write_frame(self, title: str, frame: pd.DataFrame) -> None:
+        records = frame.astype(object).where(frame.notna(), None).values.tolist()
+        self.write(title, [str(c) for c in frame.columns], records)
+
+
+COLUMN_SHEET_FIELDS = [
+    "file_key",
+    "name",
+    "inferred_type",
+    "semantic_type",
+    "count",
+    "missing_count",
+    "missing_ratio",
+    "distinct_count",
+    "min",
+    "max",
+    "mean",
+    "median",
+    "std",
+    "top_values",
+]
+
+
+def report_xlsx_bytes(report: dict[str, Any], artifacts: dict[str, pd.DataFrame]) -> bytes:
+    """The report as a workbook: one sheet per section, then one per table the agents produced."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(
+        buffer,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    writer = _SheetWriter(workbook)
+    summary = report["summary"]
+    summary_rows = [
+        ["Task", report["task_id"]],
+        ["Tool", report["tool_id"]],
+        ["Generated at", report["generated_at"]],
+        *[[k.replace("_", " ").capitalize(), _cell(v)] for k, v in summary.items()],
+    ]
+    writer.write("Summary", ["Item", "Value"], summary_rows)
+    writer.write_records("Files", report["dataset"]["files"])
+    extra = sorted({k for c in report["columns"] for k in c} - set(COLUMN_SHEET_FIELDS))
+    writer.write_records("Columns", report["columns"], [*COLUMN_SHEET_FIELDS, *extra])
+    finding_fields = ["severity", "agent", "code", "column", "file_key", "count", "message", "examples"]
+    writer.write_records("Alerts", report["alerts"], finding_fields)
+    writer.write_records("Issues", report["issues"], finding_fields)
+    writer.write_records(
+        "Recommendations",
+        report["recommendations"],
+        ["rows_affected", "agent", "code", "column", "file_key", "fix_agent", "message"],
+    )
+    writer.write_records(
+        "Agents",
+        [{"agent": agent, **run} for agent, run in report["agents"].items()],
+        ["agent", "status", "execution_time_ms", "credits_charged", "error", "metrics"],
+    )
+    for name, frame in artifacts.items():
+        writer.write_frame(name.rsplit(".", 1)[0], frame)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def artifact_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """A table as UTF-8 CSV (with BOM so Excel reads accents), formula-safe."""
+    return neutralise_frame(frame).to_csv(index=False).encode("utf-8-sig")

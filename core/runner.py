@@ -1,0 +1,343 @@
+"""The runner: runs one claimed task from its inputs to its report.
+
+It loads the inputs, runs the chosen agents in the registry's order (charging each just before
+it runs), writes progress and the current agent as it goes, keeps every finished agent's
+result even when a later step fails, writes the outputs and ends the task `completed` or
+`failed`. A heartbeat thread tells the reaper the task is alive and notices cancellation.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import billing
+from core.agents.base import AgentContext, AgentResult, LoadedTable
+from core.errors import DQError, InsufficientCreditsError
+from core.loading import load_table
+from core.registry import ToolSpec, get_tool
+from core.reports import (
+    artifact_csv_bytes,
+    build_report,
+    malformed_rows_frame,
+    report_json_bytes,
+    report_xlsx_bytes,
+    to_jsonable,
+)
+from core.settings import Settings
+from core.states import Status, transition
+from db.models import Task, utcnow
+from db.session import session_scope
+from storage.base import ObjectStore
+from storage.keys import output_key
+
+log = logging.getLogger(__name__)
+
+PROGRESS_WRITE_INTERVAL = 0.5
+LOAD_SHARE = 0.1  # the share of the progress bar that loading the inputs takes
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class TaskCancelled(Exception):
+    """Raised inside a run when the owner cancelled the task."""
+
+
+class _Progress:
+    """Throttled progress writes that never overwrite a status the runner no longer owns."""
+
+    def __init__(self, factory: sessionmaker[Session], task_id: str) -> None:
+        self.factory = factory
+        self.task_id = task_id
+        self.cancelled = threading.Event()
+        self._last = 0.0
+
+    def write(self, force: bool = False, **fields: Any) -> None:
+        if self.cancelled.is_set():
+            raise TaskCancelled
+        now = time.monotonic()
+        if not force and now - self._last < PROGRESS_WRITE_INTERVAL:
+            return
+        self._last = now
+        with session_scope(self.factory) as session:
+            result = session.execute(
+                update(Task)
+                .where(Task.task_id == self.task_id, Task.status == Status.PROCESSING.value)
+                .values(updated_at=utcnow(), **fields)
+            )
+            if result.rowcount != 1:
+                self.cancelled.set()
+                raise TaskCancelled
+
+    def heartbeat(self) -> None:
+        with session_scope(self.factory) as session:
+            result = session.execute(
+                update(Task)
+                .where(Task.task_id == self.task_id, Task.status == Status.PROCESSING.value)
+                .values(heartbeat_at=utcnow())
+            )
+            if result.rowcount != 1:
+                self.cancelled.set()
+
+
+def _heartbeat_loop(progress: _Progress, interval: float, stop: threading.Event) -> None:
+    while not stop.wait(interval):
+        try:
+            progress.heartbeat()
+        except Exception:  # a missed beat is not fatal; the next one may succeed
+            log.exception("heartbeat failed for task %s", progress.task_id)
+
+
+def _load_inputs(
+    store: ObjectStore, task: Task, settings: Settings, workdir: Path, progress: _Progress
+) -> dict[str, LoadedTable]:
+    tables: dict[str, LoadedTable] = {}
+    params = task.parameters or {}
+    for n, (slot_key, key) in enumerate(task.input_keys.items()):
+        meta = task.files_metadata[slot_key]
+        progress.write(
+            force=True,
+            progress=int(100 * LOAD_SHARE * n / len(task.input_keys)),
+            progress_message=f"Reading {meta['filename']}",
+        )
+        if not store.exists(key):
+            raise DQError(
+                f"The file {meta['filename']} is no longer in storage; upload it again.",
+                code="FILES_NOT_FOUND",
+            )
+        path = workdir / f"{slot_key}.input"
+        with store.open_read(key) as source, path.open("wb") as target:
+            shutil.copyfileobj(source, target, length=1024 * 1024)
+        tables[slot_key] = load_table(
+            path,
+            slot_key,
+            meta["filename"],
+            sheet=params.get("sheet") or None,
+            delimiter=None if params.get("delimiter", "auto") == "auto" else params["delimiter"],
+            encoding=None if params.get("encoding", "auto") == "auto" else params["encoding"],
+            max_bytes=settings.max_upload_bytes,
+        )
+    return tables
+
+
+def _agent_summary(run: dict[str, Any], result: AgentResult | None) -> dict[str, Any]:
+    summary = {k: run[k] for k in ("status", "execution_time_ms", "credits_charged") if k in run}
+    if "error" in run:
+        summary["error"] = run["error"]
+    if result is not None:
+        summary["metrics"] = to_jsonable(result.metrics)
+        summary["alerts"] = len(result.alerts)
+        summary["issues"] = len(result.issues)
+    return summary
+
+
+class TaskRun:
+    """One execution of one task by one worker."""
+
+    def __init__(self, task_id: str, factory: sessionmaker[Session], store: ObjectStore, settings: Settings):
+        self.task_id = task_id
+        self.factory = factory
+        self.store = store
+        self.settings = settings
+        self.progress = _Progress(factory, task_id)
+        self.results: dict[str, AgentResult] = {}
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.outputs: dict[str, str] = {}
+        self.started = datetime.now(UTC)
+
+    def execute(self) -> None:
+        with session_scope(self.factory) as session:
+            task = session.get(Task, self.task_id)
+            if task is None or task.status != Status.PROCESSING:
+                return
+            session.expunge(task)
+        tool = get_tool(task.tool_id)
+        stop = threading.Event()
+        beat = threading.Thread(
+            target=_heartbeat_loop, args=(self.progress, self.settings.heartbeat_seconds, stop), daemon=True
+        )
+        beat.start()
+        try:
+            with tempfile.TemporaryDirectory(prefix="dq-task-") as tmp:
+                self._execute(task, tool, Path(tmp))
+        except TaskCancelled:
+            log.info("task %s was cancelled", self.task_id)
+        except DQError as error:
+            self._fail(task, error.code, error.message)
+        except MemoryError:
+            self._fail(task, "OUT_OF_MEMORY", "The file is too large to analyse with the memory available.")
+        except Exception:
+            log.exception("task %s crashed", self.task_id)
+            self._fail(task, "INTERNAL_ERROR", "Something went wrong on our side while processing this task.")
+        finally:
+            stop.set()
+            beat.join(timeout=5)
+
+    def _execute(self, task: Task, tool: ToolSpec, workdir: Path) -> None:
+        tables = _load_inputs(self.store, task, self.settings, workdir, self.progress)
+        agents = list(task.agents)
+        context = AgentContext(tables=tables, parameters=dict(task.parameters or {}), results=self.results)
+        completed: list[str] = []
+        stopped: DQError | None = None
+        for index, agent_id in enumerate(agents):
+            base = LOAD_SHARE + (1 - LOAD_SHARE) * index / len(agents)
+            span = (1 - LOAD_SHARE) / len(agents)
+            self.progress.write(
+                force=True,
+                current_agent=agent_id,
+                progress=int(100 * base),
+                progress_message=f"Running {tool.agent(agent_id).name}",
+            )
+            try:
+                charged = billing.charge(
+                    self.factory, task.user_id, task.task_id, agent_id, tool.agent(agent_id).credit_cost
+                )
+            except InsufficientCreditsError as error:
+                stopped = error
+                self.runs[agent_id] = {"status": "not_run", "error": error.message}
+                break
+
+            def report(
+                fraction: float,
+                message: str | None = None,
+                _base: float = base,
+                _span: float = span,
+                _agent: str = agent_id,
+            ) -> None:
+                fields: dict[str, Any] = {
+                    "progress": int(100 * (_base + _span * min(max(fraction, 0.0), 1.0)))
+                }
+                if message:
+                    fields["progress_message"] = message[:255]
+                self.progress.write(**fields)
+
+            context.progress = report
+            began = time.perf_counter()
+            try:
+                result = tool.agent(agent_id).load().run(context)
+            except TaskCancelled:
+                raise
+            except Exception as error:  # an agent crash costs nothing and stops nothing else
+                log.exception("agent %s crashed on task %s", agent_id, task.task_id)
+                billing.refund(self.factory, task.task_id, agent_id, note="agent failed")
+                self.runs[agent_id] = {
+                    "status": "failed",
+                    "execution_time_ms": int((time.perf_counter() - began) * 1000),
+                    "credits_charged": 0,
+                    "error": f"This agent stopped unexpectedly ({type(error).__name__}); it was not charged.",
+                }
+            else:
+                self.results[agent_id] = result
+                completed.append(agent_id)
+                self.runs[agent_id] = {
+                    "status": "completed",
+                    "execution_time_ms": int((time.perf_counter() - began) * 1000),
+                    "credits_charged": charged.amount,
+                    "metrics": to_jsonable(result.metrics),
+                }
+            self.progress.write(
+                force=True,
+                agents_completed=list(completed),
+                partial_results={a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()},
+            )
+        for agent_id in agents:
+            self.runs.setdefault(agent_id, {"status": "not_run"})
+        self.progress.write(
+            force=True, progress=99, current_agent=None, progress_message="Writing the report"
+        )
+        report = self._write_outputs(task, tables)
+        partial = {a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()}
+        summary = {**report["summary"], "dataset": report["dataset"]}
+        with session_scope(self.factory) as session:
+            fresh = session.get(Task, task.task_id)
+            if fresh is None or fresh.status != Status.PROCESSING:
+                raise TaskCancelled
+            common = {
+                "partial_results": partial,
+                "result_summary": summary,
+                "output_keys": self.outputs,
+                "current_agent": None,
+            }
+            if stopped is not None:
+                transition(
+                    session,
+                    fresh,
+                    Status.FAILED,
+                    error_code=stopped.code,
+                    error_message=stopped.message,
+                    failed_agent=stopped.details.get("agent"),
+                    progress_message="Stopped",
+                    **common,
+                )
+            elif not completed:
+                failed = next(iter(agents), None)
+                transition(
+                    session,
+                    fresh,
+                    Status.FAILED,
+                    error_code="ALL_AGENTS_FAILED",
+                    error_message="None of the chosen agents could finish; nothing was charged.",
+                    failed_agent=failed,
+                    progress_message="Failed",
+                    **common,
+                )
+            else:
+                transition(session, fresh, Status.COMPLETED, progress=100, progress_message="Done", **common)
+
+    def _put(self, task: Task, filename: str, data: bytes, content_type: str) -> None:
+        key = output_key(task.user_id, task.task_id, filename)
+        self.store.write(key, data, content_type)
+        self.outputs[filename] = key
+
+    def _write_outputs(self, task: Task, tables: dict[str, LoadedTable]) -> dict[str, Any]:
+        artifacts = {}
+        for result in self.results.values():
+            artifacts.update(result.artifacts)
+        malformed = malformed_rows_frame(tables)
+        if malformed is not None:
+            artifacts["malformed_rows.csv"] = malformed
+        downloads = ["report.json", "report.xlsx", *sorted(artifacts)]
+        report = build_report(
+            task_id=task.task_id,
+            tool_id=task.tool_id,
+            started=self.started,
+            tables=tables,
+            results=self.results,
+            agent_runs=self.runs,
+            downloads=downloads,
+        )
+        for name, frame in sorted(artifacts.items()):
+            self._put(task, name, artifact_csv_bytes(frame), "text/csv")
+        self._put(task, "report.xlsx", report_xlsx_bytes(report, artifacts), XLSX_CONTENT_TYPE)
+        self._put(task, "report.json", report_json_bytes(report), "application/json")
+        return report
+
+    def _fail(self, task: Task, code: str, message: str) -> None:
+        partial = {a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()}
+        with session_scope(self.factory) as session:
+            fresh = session.get(Task, task.task_id)
+            if fresh is None or fresh.status != Status.PROCESSING:
+                return
+            transition(
+                session,
+                fresh,
+                Status.FAILED,
+                error_code=code,
+                error_message=message,
+                failed_agent=fresh.current_agent,
+                partial_results=partial or None,
+                progress_message="Failed",
+            )
+
+
+def run_task(task_id: str, factory: sessionmaker[Session], store: ObjectStore, settings: Settings) -> None:
+    """Run a task this worker has claimed (status `processing`)."""
+    TaskRun(task_id, factory, store, settings).execute()

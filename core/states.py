@@ -1,0 +1,101 @@
+"""The task state machine: the one table of legal status changes.
+
+Every status change in the product goes through `transition`, which refuses an illegal move
+and writes the change as a compare-and-set (`WHERE status = <expected>`), so two processes that
+race for the same task cannot both win.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidStateError
+from db.models import Task, utcnow
+
+
+class Status(StrEnum):
+    CREATED = "created"
+    UPLOADING = "uploading"
+    UPLOAD_FAILED = "upload_failed"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.CREATED: frozenset({Status.UPLOADING, Status.CANCELLED}),
+    # uploading -> uploading: fresh upload URLs may be issued while uploading.
+    Status.UPLOADING: frozenset({Status.UPLOADING, Status.QUEUED, Status.UPLOAD_FAILED, Status.CANCELLED}),
+    Status.UPLOAD_FAILED: frozenset({Status.UPLOADING, Status.CANCELLED}),
+    # queued -> failed: the worker could not even start it (e.g. its inputs vanished).
+    Status.QUEUED: frozenset({Status.PROCESSING, Status.FAILED, Status.CANCELLED}),
+    # processing -> queued: a worker died and the task is given one more try.
+    Status.PROCESSING: frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.QUEUED}),
+    Status.COMPLETED: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+
+TERMINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+ACTIVE = frozenset({Status.QUEUED, Status.PROCESSING})
+
+# The timestamp each status stamps when a task enters it.
+_STAMPS: dict[Status, str] = {
+    Status.UPLOADING: "upload_started_at",
+    Status.QUEUED: "files_verified_at",
+    Status.PROCESSING: "processing_started_at",
+    Status.COMPLETED: "completed_at",
+    Status.FAILED: "failed_at",
+    Status.CANCELLED: "cancelled_at",
+}
+
+
+def can_transition(current: str, target: str) -> bool:
+    return Status(target) in TRANSITIONS[Status(current)]
+
+
+def check_transition(current: str, target: str) -> None:
+    if not can_transition(current, target):
+        raise InvalidStateError(
+            f"A task that is {current.replace('_', ' ')} cannot become {target.replace('_', ' ')}.",
+            current_status=current,
+            requested_status=target,
+        )
+
+
+def transition(session: Session, task: Task, target: Status, **fields: Any) -> Task:
+    """Move `task` to `target`, setting `fields` in the same write.
+
+    Raises InvalidStateError if the move is illegal, or if another process changed the task's
+    status since it was read (the compare-and-set found nothing to update).
+    """
+    current = Status(task.status)
+    check_transition(current, target)
+    now: datetime = utcnow()
+    values: dict[str, Any] = {"status": target.value, "updated_at": now, **fields}
+    stamp = _STAMPS.get(target)
+    if stamp and stamp not in fields:
+        values[stamp] = now
+    result = session.execute(
+        update(Task)
+        .where(Task.task_id == task.task_id, Task.status == current.value)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        raise InvalidStateError(
+            "The task changed while this step was running; reload it and try again.",
+            current_status=current.value,
+            requested_status=target.value,
+        )
+    for name, value in values.items():
+        setattr(task, name, value)
+    return task

@@ -1,0 +1,130 @@
+"""User accounts: creation, look-up and password checks (bcrypt)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import bcrypt
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import billing
+from core.errors import NotFoundError, ValidationError
+from db.models import User
+from db.session import session_scope
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+MIN_PASSWORD_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    username: str
+    email: str | None
+    name: str | None
+    is_active: bool
+    is_verified: bool
+    is_admin: bool
+    credits: int
+
+    @classmethod
+    def of(cls, user: User) -> UserView:
+        return cls(
+            user.id,
+            user.username,
+            user.email,
+            user.name,
+            bool(user.is_active),
+            bool(user.is_verified),
+            bool(user.is_admin),
+            int(user.credits),
+        )
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"A password needs at least {MIN_PASSWORD_LENGTH} characters.", code="WEAK_PASSWORD"
+        )
+    if len(password.encode()) > 72:
+        raise ValidationError("A password can be at most 72 bytes long.", code="PASSWORD_TOO_LONG")
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+
+def check_password(password: str, password_hash: str | None) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return bcrypt.checkpw(password.encode()[:72], password_hash.encode())
+    except ValueError:
+        return False
+
+
+def create_user(
+    factory: sessionmaker[Session],
+    username: str,
+    password: str,
+    *,
+    credits: int = 0,
+    email: str | None = None,
+    name: str | None = None,
+    is_admin: bool = False,
+    is_verified: bool = True,
+) -> UserView:
+    """Create an active account; starting credits are granted through the ledger."""
+    if not USERNAME_RE.match(username):
+        raise ValidationError(
+            "A user name has 2 to 64 letters, digits or the characters _ . @ -.", code="INVALID_USERNAME"
+        )
+    if credits < 0:
+        raise ValidationError("Starting credits cannot be negative.", code="INVALID_AMOUNT")
+    password_hash = hash_password(password)
+    try:
+        with session_scope(factory) as session:
+            user = User(
+                username=username,
+                email=email,
+                name=name or username,
+                password_hash=password_hash,
+                is_active=True,
+                is_verified=is_verified,
+                is_admin=is_admin,
+                credits=0,
+            )
+            session.add(user)
+            session.flush()
+            user_id = user.id
+    except IntegrityError:
+        raise ValidationError(f"The user name '{username}' is taken.", code="USERNAME_TAKEN") from None
+    if credits:
+        billing.grant(factory, user_id, credits, note="starting credits")
+    return get_user(factory, user_id)
+
+
+def get_user(factory: sessionmaker[Session], user_id: int) -> UserView:
+    with session_scope(factory) as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFoundError("User not found.", code="USER_NOT_FOUND")
+        return UserView.of(user)
+
+
+def find_user(factory: sessionmaker[Session], username: str) -> UserView:
+    with session_scope(factory) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFoundError(f"There is no user named '{username}'.", code="USER_NOT_FOUND")
+        return UserView.of(user)
+
+
+def count_users(factory: sessionmaker[Session]) -> int:
+    with session_scope(factory) as session:
+        return int(session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+def list_users(factory: sessionmaker[Session]) -> list[UserView]:
+    with session_scope(factory) as session:
+        return [UserView.of(u) for u in session.scalars(select(User).order_by(User.id)).all()]

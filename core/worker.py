@@ -1,0 +1,163 @@
+"""Workers: claim queued tasks, run them, and reap tasks whose worker died.
+
+A claim is a compare-and-set on the task's status (`queued` -> `processing`), so any number
+of workers on any number of processes can poll the same table and no task runs twice. A task
+whose heartbeat stopped (its worker was killed, the machine restarted) is given one more try,
+then fails with `INTERRUPTED`; credits are never charged twice because each (task, agent)
+charge is unique in the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import InvalidStateError
+from core.runner import run_task
+from core.settings import Settings
+from core.states import Status, transition
+from db.models import Task, utcnow
+from db.session import session_scope
+from storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 2
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _dead_on_this_host(worker_id: str | None) -> bool:
+    """True when `worker_id` names a process on this machine that no longer exists."""
+    if not worker_id or ":" not in worker_id:
+        return False
+    host, _, pid = worker_id.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+
+
+class Worker:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        store: ObjectStore,
+        settings: Settings,
+        worker_id: str | None = None,
+    ) -> None:
+        self.factory = factory
+        self.store = store
+        self.settings = settings
+        self.worker_id = worker_id or default_worker_id()
+
+    def reap(self) -> list[str]:
+        """Re-queue (once) or fail every processing task whose worker is gone."""
+        stale_before = utcnow() - timedelta(seconds=self.settings.stale_after_seconds)
+        reaped = []
+        with session_scope(self.factory) as session:
+            candidates = session.scalars(select(Task).where(Task.status == Status.PROCESSING.value)).all()
+            for task in candidates:
+                stale = task.heartbeat_at is None or task.heartbeat_at < stale_before
+                if not (stale or _dead_on_this_host(task.worker_id)):
+                    continue
+                try:
+                    if task.attempts < MAX_ATTEMPTS:
+                        transition(
+                            session,
+                            task,
+                            Status.QUEUED,
+                            worker_id=None,
+                            heartbeat_at=None,
+                            progress_message="Restarting after an interruption",
+                        )
+                    else:
+                        transition(
+                            session,
+                            task,
+                            Status.FAILED,
+                            error_code="INTERRUPTED",
+                            error_message="The task was interrupted twice (the worker stopped); "
+                            "please start it again.",
+                            failed_agent=task.current_agent,
+                        )
+                    session.commit()
+                    reaped.append(task.task_id)
+                except InvalidStateError:
+                    continue
+        for task_id in reaped:
+            log.warning("reaped interrupted task %s", task_id)
+        return reaped
+
+    def claim_next(self) -> str | None:
+        """Claim the oldest queued task, or None when there is nothing to do."""
+        with session_scope(self.factory) as session:
+            candidates = session.scalars(
+                select(Task)
+                .where(Task.status == Status.QUEUED.value)
+                .order_by(Task.files_verified_at)
+                .limit(5)
+            ).all()
+            for task in candidates:
+                try:
+                    transition(
+                        session,
+                        task,
+                        Status.PROCESSING,
+                        worker_id=self.worker_id,
+                        heartbeat_at=utcnow(),
+                        attempts=task.attempts + 1,
+                        progress=0,
+                        progress_message="Starting",
+                    )
+                except InvalidStateError:
+                    continue  # another worker was quicker
+                session.commit()
+                return task.task_id
+        return None
+
+    def run_once(self) -> str | None:
+        task_id = self.claim_next()
+        if task_id is not None:
+            run_task(task_id, self.factory, self.store, self.settings)
+        return task_id
+
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        *,
+        exit_when_idle: bool = False,
+        poll_interval: float = 0.5,
+        parent_pid: int | None = None,
+    ) -> None:
+        """Work until `stop` is set (or, with `exit_when_idle`, until the queue is empty)."""
+        stop = stop or threading.Event()
+        self.reap()
+        last_reap = time.monotonic()
+        while not stop.is_set():
+            if parent_pid is not None and not _pid_alive(parent_pid):
+                log.info("parent process %s is gone; worker stops", parent_pid)
+                return
+            if time.monotonic() - last_reap > self.settings.heartbeat_seconds * 2:
+                self.reap()
+                last_reap = time.monotonic()
+            if self.run_once() is None:
+                if exit_when_idle:
+                    return
+                stop.wait(poll_interval)

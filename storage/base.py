@@ -1,0 +1,77 @@
+"""The `ObjectStore` protocol every storage backend implements.
+
+The task engine only speaks this interface, so the embedded default (files on disk, URLs signed
+by the app) and production (B2 through the S3 API) are interchangeable, and one contract test
+suite checks both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class PresignedRequest:
+    """Everything a client needs to make one signed HTTP request without our credentials."""
+
+    url: str
+    method: str
+    headers: dict[str, str] = field(default_factory=dict)
+    expires_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "url": self.url,
+            "method": self.method,
+            "headers": dict(self.headers),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    content_type: str
+    modified: datetime
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """Operations the product needs from object storage; keys are `/`-separated strings."""
+
+    def presign_upload(
+        self, key: str, content_type: str, expires_in: int = 3600
+    ) -> PresignedRequest:
+        """A PUT the client makes with exactly the returned headers."""
+        ...
+
+    def presign_download(self, key: str, filename: str, expires_in: int = 3600) -> PresignedRequest:
+        """A GET that downloads the object under `filename`."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def info(self, key: str) -> ObjectInfo:
+        """Size, content type and modification time; raises `StorageError` (NOT_FOUND) if absent."""
+        ...
+
+    def open_read(self, key: str) -> BinaryIO:
+        """A stream over the object's bytes, read without loading the whole object."""
+        ...
+
+    def write(self, key: str, data: bytes | BinaryIO, content_type: str = "application/octet-stream") -> None:
+        ...
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object under `prefix`, paging through listings of any size."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix`; returns how many were deleted."""
+        ...

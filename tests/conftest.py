@@ -1,0 +1,102 @@
+"""Shared fixtures: a migrated database on SQLite and on MariaDB, settings in a temporary data
+folder, and the wired core services.
+
+MariaDB tests run wherever the server on 127.0.0.1:3306 answers; in CI (CI=true) an absent
+server is a failure, not a skip, so the MariaDB path is always exercised there.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pymysql
+import pytest
+from sqlalchemy import text
+
+from core.settings import Settings, load_settings
+from db.migrate import upgrade
+from db.session import engine_for
+
+if TYPE_CHECKING:
+    from core.services import Services
+
+MARIADB_HOST = os.environ.get("TEST_MARIADB_HOST", "127.0.0.1")
+MARIADB_PORT = int(os.environ.get("TEST_MARIADB_PORT", "3306"))
+TABLES = ("credit_ledger", "tasks", "users")
+
+
+def _mariadb_available() -> bool:
+    try:
+        pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user="root", password="", connect_timeout=3).close()
+        return True
+    except pymysql.err.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> Iterator[str]:
+    """A fresh, migrated MariaDB database for this test session, dropped at the end."""
+    if not _mariadb_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"MariaDB is not reachable on {MARIADB_HOST}:{MARIADB_PORT}; CI must test it.")
+        pytest.skip("MariaDB is not reachable")
+    name = f"dq_test_{uuid.uuid4().hex[:10]}"
+    conn = pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user="root", password="", autocommit=True)
+    conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    url = f"mysql+pymysql://root:@{MARIADB_HOST}:{MARIADB_PORT}/{name}?charset=utf8mb4"
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        engine_for(url).dispose()
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'app.db'}"
+    upgrade(url)
+    return url
+
+
+def _empty_tables(url: str) -> None:
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        for table in TABLES:
+            conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each test that uses the database runs once on SQLite and once on MariaDB."""
+    url = request.getfixturevalue(f"{request.param}_url")
+    _empty_tables(url)
+    return url
+
+
+def make_settings(data_dir: Path, database_url: str, **extra: str) -> Settings:
+    env = {
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
+        "SIGNING_SECRET": "test-signing-secret",
+        "HEARTBEAT_SECONDS": "1",
+        **extra,
+    }
+    return load_settings(env)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return make_settings(tmp_path / "data", db_url)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Services:
+    from core.services import build_services  # imported late: it pulls in the whole engine
+
+    return build_services(settings, migrate=False)
