@@ -1,0 +1,63 @@
+"""The composition root: settings, the database, storage routes, the worker, and the UI.
+
+Streamlit first imports this file as a module to find `app` (building the HTTP routes and the
+lifespan once), then executes it as `__main__` for every session run, which draws the pages.
+`streamlit run app.py` therefore serves the UI, the signed storage URLs of the embedded default
+and starts the worker process, all from one command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from core.services import get_services
+from storage.local import LocalObjectStore
+from storage.routes import storage_routes
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("app")
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """A worker in its own process, so heavy analysis never blocks the UI."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "core", "worker", "--parent-pid", str(os.getpid())], cwd=ROOT, env=env
+    )
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
+    services = get_services()  # validates settings and upgrades the database schema
+    worker = _start_worker() if os.environ.get("START_WORKER", "1") != "0" else None
+    try:
+        yield {"services": services}
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+
+
+def _routes() -> list[Any]:
+    store = get_services().store
+    return storage_routes(store) if isinstance(store, LocalObjectStore) else []
+
+
+app = st.App(__file__, routes=_routes(), lifespan=lifespan)
+
+
+if __name__ == "__main__":
+    st.set_page_config(page_title="Data-quality workbench", page_icon="🧪", layout="wide")
+    st.navigation([st.Page(str(ROOT / "pages" / "tools.py"), title="Tools", icon="🧰", default=True)]).run()
