@@ -31,7 +31,9 @@ TABLES = ("credit_ledger", "tasks", "users")
 
 def _mariadb_available() -> bool:
     try:
-        pymysql.connect(host=MARIADB_HOST, port=MARIADB_PORT, user="root", password="", connect_timeout=3).close()
+        pymysql.connect(
+            host=MARIADB_HOST, port=MARIADB_PORT, user="root", password="", connect_timeout=3
+        ).close()
         return True
     except pymysql.err.OperationalError:
         return False

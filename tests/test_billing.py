@@ -33,7 +33,10 @@ def test_grant_and_charge_are_exact_and_recorded(factory) -> None:  # type: igno
     assert (first.amount, first.balance_after, first.already_charged) == (3, 7, False)
     assert users.get_user(factory, user.id).credits == 7
     entries = billing.ledger(factory, user.id)
-    assert [(e["kind"], e["amount"], e["balance_after"]) for e in entries] == [("charge", -3, 7), ("grant", 10, 10)]
+    assert [(e["kind"], e["amount"], e["balance_after"]) for e in entries] == [
+        ("charge", -3, 7),
+        ("grant", 10, 10),
+    ]
 
 
 def test_same_agent_of_same_task_is_never_charged_twice(factory) -> None:  # type: ignore[no-untyped-def]
