@@ -92,14 +92,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("credit_ledger", schema=None) as batch_op:
-        batch_op.drop_index("ix_ledger_user_created")
-
+    # Dropping a table drops its indexes; dropping them first fails on MariaDB, where the
+    # foreign keys still need them.
     op.drop_table("credit_ledger")
-    with op.batch_alter_table("tasks", schema=None) as batch_op:
-        batch_op.drop_index("ix_tasks_user_created")
-        batch_op.drop_index("ix_tasks_status_heartbeat")
-        batch_op.drop_index(batch_op.f("ix_tasks_status"))
-
     op.drop_table("tasks")
     op.drop_table("users")
