@@ -1,0 +1,144 @@
+"""The embedded default as `make run` starts it: one `streamlit run app.py` serves the UI and
+the signed storage URLs, and its lifespan starts the worker that processes tasks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from core import users
+from core.services import Services, build_services
+from core.settings import PROJECT_ROOT, load_settings
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path_factory.mktemp("appdata")),
+        "PUBLIC_BASE_URL": base,
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    env.pop("DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/_stcore/health", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail("the app exited at start:\n" + proc.stdout.read().decode(errors="replace"))
+            time.sleep(0.5)
+        else:
+            pytest.fail("the app did not become healthy within 90 s")
+        yield base, env
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def app_services(running_app: tuple[str, dict[str, str]]) -> Services:
+    _, env = running_app
+    return build_services(load_settings({k: env[k] for k in ("DATA_DIR", "PUBLIC_BASE_URL")}), migrate=False)
+
+
+def test_the_app_serves_its_page(running_app: tuple[str, dict[str, str]]) -> None:
+    base, _ = running_app
+    page = requests.get(base, timeout=10)
+    assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+def test_upload_through_the_app_and_process_in_its_worker(
+    running_app: tuple[str, dict[str, str]], app_services: Services
+) -> None:
+    base, _ = running_app
+    user = users.create_user(app_services.factory, "webuser", "password123", credits=10)
+    data = b"city,temp\nOslo,3.5\nLima,19\nPune,\n"
+    task = app_services.tasks.create_task(
+        user.id,
+        "profile-my-data",
+        None,
+        None,
+        {"primary": {"filename": "weather.csv", "size_bytes": len(data)}},
+    )
+    upload = app_services.tasks.issue_upload_urls(user.id, task["task_id"])["primary"]
+    assert upload["url"].startswith(base)
+    put = requests.put(upload["url"], data=data, headers=upload["headers"], timeout=10)
+    assert put.status_code == 200, put.text
+
+    tampered = requests.put(
+        upload["url"].replace("sig=", "sig=0"), data=b"x", headers=upload["headers"], timeout=10
+    )
+    assert tampered.status_code == 403
+
+    app_services.tasks.start_processing(user.id, task["task_id"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = app_services.tasks.get_task(user.id, task["task_id"])
+        if state["status"] in {"completed", "failed"}:
+            break
+        time.sleep(0.3)
+    assert state["status"] == "completed", state
+    downloads = {d["filename"]: d for d in app_services.tasks.get_downloads(user.id, task["task_id"])}
+    got = requests.get(downloads["report.json"]["url"], timeout=10)
+    assert got.status_code == 200
+    assert "report.json" in got.headers["content-disposition"]
+    assert json.loads(got.content)["dataset"]["files"][0]["rows"] == 3
+
+
+def test_the_worker_stops_with_the_app(tmp_path: Path) -> None:
+    """A worker started with --parent-pid exits when its parent is gone, so no orphan is left."""
+    parent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1)"])
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("DATABASE_URL", None)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "core", "worker", "--parent-pid", str(parent.pid)], cwd=PROJECT_ROOT, env=env
+    )
+    parent.wait()
+    assert worker.wait(timeout=30) == 0
