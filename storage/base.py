@@ -43,9 +43,7 @@ class ObjectInfo:
 class ObjectStore(Protocol):
     """Operations the product needs from object storage; keys are `/`-separated strings."""
 
-    def presign_upload(
-        self, key: str, content_type: str, expires_in: int = 3600
-    ) -> PresignedRequest:
+    def presign_upload(self, key: str, content_type: str, expires_in: int = 3600) -> PresignedRequest:
         """A PUT the client makes with exactly the returned headers."""
         ...
 
@@ -56,22 +54,38 @@ class ObjectStore(Protocol):
     def exists(self, key: str) -> bool: ...
 
     def info(self, key: str) -> ObjectInfo:
-        """Size, content type and modification time; raises `StorageError` (NOT_FOUND) if absent."""
+        """Size, stored content type and modification time (UTC).
+
+        Raises `StorageError` with code `OBJECT_NOT_FOUND` if absent.
+        """
         ...
 
     def open_read(self, key: str) -> BinaryIO:
-        """A stream over the object's bytes, read without loading the whole object."""
+        """A binary file over the object's bytes, read without loading the whole object.
+
+        Raises `StorageError` with code `OBJECT_NOT_FOUND` if absent; close it (or use `with`).
+        """
         ...
 
     def write(self, key: str, data: bytes | BinaryIO, content_type: str = "application/octet-stream") -> None:
+        """Store bytes or a binary file (streamed); readers never see a half-written object."""
         ...
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every object under `prefix`, paging through listings of any size."""
+        """Every object under `prefix` (a plain string prefix), in key order, lazily.
+
+        Pages through listings of any size. S3 listings carry no content type, so there it is
+        guessed from the key's extension; `info()` always returns the stored one.
+        """
         ...
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing object is not an error (as on S3)."""
+        ...
 
     def delete_prefix(self, prefix: str) -> int:
-        """Delete every object under `prefix`; returns how many were deleted."""
+        """Delete every object under `prefix`; returns how many were deleted.
+
+        An empty prefix is refused (`INVALID_KEY`) so a bug cannot wipe the whole store.
+        """
         ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-MAX_FILENAME_LENGTH = 120
+MAX_FILENAME_BYTES = 200  # file systems allow 255 bytes per name; keep room for temp suffixes
 _UNSAFE = re.compile(r"[^\w.\- ()+,@=]+", re.UNICODE)
 
 
@@ -13,7 +13,7 @@ def safe_filename(name: str, default: str = "file") -> str:
     """A file name that cannot escape its folder or confuse a shell, a browser or a spreadsheet.
 
     Path separators, `..`, control characters and leading dots are removed; the length is bounded
-    while the extension is kept.
+    while the extension is kept (bounded in bytes, as file systems count).
     """
     name = unicodedata.normalize("NFC", str(name))
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
@@ -23,12 +23,13 @@ def safe_filename(name: str, default: str = "file") -> str:
         name = name.replace("..", ".")
     if not name:
         name = default
-    if len(name) > MAX_FILENAME_LENGTH:
+    if len(name.encode()) > MAX_FILENAME_BYTES:
         stem, dot, ext = name.rpartition(".")
-        if dot and 0 < len(ext) <= 10:
-            name = stem[: MAX_FILENAME_LENGTH - len(ext) - 1] + "." + ext
-        else:
-            name = name[:MAX_FILENAME_LENGTH]
+        if not (dot and 0 < len(ext) <= 10 and stem):
+            stem, ext = name, ""
+        budget = MAX_FILENAME_BYTES - len(ext.encode()) - (1 if ext else 0)
+        stem = stem.encode()[:budget].decode("utf-8", errors="ignore")
+        name = f"{stem}.{ext}" if ext else stem
     return name
 
 

@@ -75,7 +75,7 @@ def read_output(services: Services, task: dict, name: str) -> bytes:  # type: ig
     ],
 )
 def test_creation_rejects_bad_requests_naming_the_culprit(services, user, kwargs, code, named) -> None:  # type: ignore[no-untyped-def]
-    files = kwargs.pop("files", {"primary": {"filename": "a.csv", "size_bytes": 10}})
+    files = kwargs.get("files", {"primary": {"filename": "a.csv", "size_bytes": 10}})
     with pytest.raises(ValidationError) as info:
         services.tasks.create_task(
             user.id,
