@@ -1,0 +1,622 @@
+"""What a column of text holds: its type, its meaning and its missing cells.
+
+Every profile agent needs the same answers (which cells are missing, is this column numeric,
+which date format), so they are computed here once per column and cached in the run's shared
+`context.cache`. A type is accepted when at least 95% of the filled cells fit it, because real
+files carry a few stray values ("n/k", "see note") that should be reported, not allowed to
+turn a numeric column into text.
+
+The work is vectorised on the pyarrow arrays behind the text columns (RE2 regexes, casts,
+distinct counts): the same operations through pandas' `.str` methods fall back to Python for
+some patterns and are up to 30 times slower on a million rows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from core.agents.base import AgentContext, LoadedTable
+
+TYPE_THRESHOLD = 0.95  # share of filled cells that must fit a type for the column to have it
+CANDIDATE_THRESHOLD = 0.5  # below this a type is not even worth reporting as "mostly"
+SAMPLE_SIZE = 2000
+MAX_EXAMPLES = 5
+CATEGORICAL_MAX_DISTINCT = 50
+IDENTIFIER_MAX_LENGTH = 64
+MIN_SEQUENCE = 20  # fewer consecutive integers are as likely ratings or counts as row ids
+MAX_EXACT_DIGITS = 15  # beyond this a number is a code: spreadsheets and floats lose digits
+
+INFERRED_TYPES = ("integer", "float", "boolean", "date", "datetime", "string", "empty")
+SEMANTIC_TYPES = (
+    "email",
+    "phone",
+    "url",
+    "postal_code",
+    "currency",
+    "percentage",
+    "categorical",
+    "free_text",
+    "identifier",
+    "numeric",
+    "date",
+    "boolean",
+    "none",
+)
+
+# Compared after strip + lower. Whitespace-only cells strip to "" and so are missing too.
+MISSING_MARKERS = frozenset(
+    {
+        "",
+        "n/a",
+        "na",
+        "n.a.",
+        "null",
+        "(null)",
+        "<null>",
+        "none",
+        "nil",
+        "-",
+        "--",
+        "?",
+        "nan",
+        "#n/a",
+        "#na",
+        "<na>",
+        "missing",
+        "(blank)",
+        "undefined",
+        "not available",
+    }
+)
+
+BOOLEAN_TRUE = frozenset({"true", "yes", "y", "t"})
+BOOLEAN_FALSE = frozenset({"false", "no", "n", "f"})
+
+# (whole value, integer-only value) for each way of writing numbers.
+NUMBER_STYLES: dict[str, tuple[str, str]] = {
+    "plain": (r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", r"[+-]?\d+"),
+    "thousands": (r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?", r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)"),
+    "decimal_comma": (r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?", r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)"),
+}
+_CURRENCY = r"(?:US\$|[$€£¥₹]|USD|EUR|GBP|CHF|JPY|CAD|AUD)"
+_CURRENCY_PREFIX = rf"^([+-]?)\s*{_CURRENCY}\s*"
+_CURRENCY_SUFFIX = rf"\s*{_CURRENCY}$"
+_HAS_CURRENCY = rf"^[+-]?\s*{_CURRENCY}|{_CURRENCY}$"
+_PERCENT_SUFFIX = r"\s*%$"
+
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%d/%m/%y",
+    "%m/%d/%y",
+    "%d.%m.%y",
+    "%d %b %Y",
+    "%d-%b-%Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+)
+DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%SZ",
+    "%Y-%m-%dT%H:%M:%S.%fZ",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S%z",
+    "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
+)
+_DATE_LIKE = re.compile(
+    r"^\s*(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}[ -][A-Za-z]{3,9}[ -]\d{2,4}|[A-Za-z]{3,9} \d{1,2}, \d{4})"
+)
+_DAY_MONTH_SWAPS = {"%d/%m": "%m/%d", "%m/%d": "%d/%m", "%d-%m": "%m-%d", "%m-%d": "%d-%m"}
+
+_EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+_URL = r"(?:https?|ftp)://[^\s/$.?#][^\s]*|www\.[^\s.]+\.[^\s]+"
+_PHONE = r"(?:\+|00)?[\d\s().-]{7,22}"
+_POSTAL_DISTINCT = r"\d{5}-\d{4}|[A-Za-z]{1,2}\d[A-Za-z\d]?\s*\d[A-Za-z]{2}|[A-Za-z]\d[A-Za-z]\s?\d[A-Za-z]\d"
+_POSTAL_DIGITS = r"\d{4,5}(?:-\d{3,4})?|\d{3}-\d{3,4}"
+
+_POSTAL_NAME = re.compile(r"zip|postal|postcode|post_code|plz|\bcp\b|cep\b", re.IGNORECASE)
+_PHONE_NAME = re.compile(r"phone|\btel\b|telephone|mobile|\bcell|\bfax\b", re.IGNORECASE)
+_ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key|ref|code|nr|no|number)$|^id[_\s.-]|[a-z](Id|ID)$")
+
+
+# ---- missing values -------------------------------------------------------------------------
+def as_text(values: pd.Series) -> pd.Series:
+    """The column as pandas' `str` dtype with "" for missing cells (what the loader produces)."""
+    text = values if values.dtype == "str" else values.astype("str")
+    return text.fillna("") if text.hasnans else text
+
+
+def _arrow(text: pd.Series) -> pa.ChunkedArray | pa.Array:
+    """The pyarrow array behind a `str` column (zero-copy for what the loader produces)."""
+    return pa.array(as_text(text))
+
+
+def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A pyarrow boolean result as a numpy mask (null counts as False)."""
+    return pc.fill_null(array, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+def _normalised(array: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    return pc.utf8_lower(pc.utf8_trim_whitespace(array))
+
+
+def is_missing(series: pd.Series) -> pd.Series:
+    """True where a cell is empty, whitespace-only or a missing-value marker such as 'N/A'."""
+    marks = pc.is_in(_normalised(_arrow(series)), value_set=pa.array(sorted(MISSING_MARKERS)))
+    return pd.Series(_mask(marks), index=series.index, name=series.name)
+
+
+def is_null(series: pd.Series) -> pd.Series:
+    """True where a cell is truly empty (no characters at all)."""
+    return pd.Series(_mask(pc.equal(_arrow(series), "")), index=series.index, name=series.name)
+
+
+# ---- the inferred type ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ColumnType:
+    """What a column holds, and how sure we are.
+
+    `parse_share` is the share of filled cells that fit `inferred_type`. When some do not,
+    `mismatch_type` names the type most cells have (the inferred one, or a type that fell
+    short of 95%), with how many cells do not fit it and a few examples.
+    """
+
+    inferred_type: str
+    semantic_type: str = "none"
+    parse_share: float = 1.0
+    semantic_share: float | None = None
+    date_format: str | None = None
+    date_ambiguous: bool = False
+    number_format: str | None = None  # "plain", "thousands" or "decimal_comma"
+    formatted_numbers: int = 0  # cells with currency/percent signs, separators, decimal commas
+    formatted_examples: tuple[str, ...] = ()
+    non_missing: int = 0
+    distinct_count: int = 0
+    mismatch_type: str | None = None
+    mismatch_share: float = 0.0
+    mismatch_count: int = 0
+    mismatch_examples: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inferred_type": self.inferred_type,
+            "semantic_type": self.semantic_type,
+            "type_share": round(self.parse_share, 6),
+            "semantic_share": None if self.semantic_share is None else round(self.semantic_share, 6),
+            "date_format": self.date_format,
+            "number_format": self.number_format,
+        }
+
+
+@dataclass
+class _Candidate:
+    kind: str  # "boolean", "integer", "float", "date", "datetime"
+    share: float
+    fits: np.ndarray
+    number_format: str | None = None
+    date_format: str | None = None
+    affixed: bool = False  # some numbers carry currency or percent signs
+    formatted: int = 0  # numbers written with more than digits, sign and point
+    formatted_examples: tuple[str, ...] = ()
+
+
+def infer_column(values: pd.Series, missing: pd.Series | None = None) -> ColumnType:
+    """The type and meaning of a column of text, judged on its filled cells.
+
+    Types are tried from the most specific (boolean, numbers, dates) to text, each first on
+    an evenly spread sample so that a column of names costs a few milliseconds, then on the
+    whole column.
+    """
+    text = as_text(values)
+    missing = is_missing(text) if missing is None else missing
+    present = text[~missing.to_numpy()]
+    n = len(present)
+    if n == 0:
+        return ColumnType("empty", "none", parse_share=0.0)
+    stripped = pc.utf8_trim_whitespace(_arrow(present))
+    distinct = int(pc.count_distinct(_arrow(present)).as_py())
+    name = str(values.name) if values.name is not None else ""
+    sample = _even_sample(stripped)
+
+    accepted, nearest = _choose_type(sample, stripped)
+    if accepted is not None and accepted.kind == "integer" and _is_code(stripped, accepted.fits):
+        nearest, accepted = None, None  # zip codes, account numbers: text that looks numeric
+    if accepted is None:
+        semantic, semantic_share = _text_semantic(stripped, sample, distinct, n, name)
+        base = ColumnType("string", semantic, 1.0, semantic_share, non_missing=n, distinct_count=distinct)
+        return _with_mismatch(base, nearest, stripped)
+    semantic, semantic_share = _typed_semantic(accepted, stripped, distinct, n, name)
+    ambiguous = bool(accepted.date_format) and _date_order_ambiguous(stripped, accepted.date_format)
+    column_type = ColumnType(
+        accepted.kind,
+        semantic,
+        accepted.share,
+        semantic_share,
+        date_format=accepted.date_format,
+        date_ambiguous=ambiguous,
+        number_format=accepted.number_format,
+        formatted_numbers=accepted.formatted,
+        formatted_examples=accepted.formatted_examples,
+        non_missing=n,
+        distinct_count=distinct,
+    )
+    return _with_mismatch(column_type, accepted if accepted.share < 1.0 else None, stripped)
+
+
+def _choose_type(
+    sample: pa.ChunkedArray | pa.Array, stripped: pa.ChunkedArray | pa.Array
+) -> tuple[_Candidate | None, _Candidate | None]:
+    """The first type (boolean, number, date) that fits 95% of the cells, else None; and the
+    type that fits the most cells among those that fell short (for MIXED_TYPES)."""
+    nearest: _Candidate | None = None
+    for probe in (_boolean_candidate, _number_candidate, _date_candidate):
+        on_sample = probe(sample, None)
+        if on_sample is None or on_sample.share < CANDIDATE_THRESHOLD:
+            continue
+        candidate = on_sample if len(sample) == len(stripped) else probe(stripped, on_sample)
+        if candidate is None:
+            continue
+        if candidate.share >= TYPE_THRESHOLD:
+            return candidate, None
+        if nearest is None or candidate.share > nearest.share:
+            nearest = candidate
+    return None, nearest
+
+
+def _even_sample(array: pa.ChunkedArray | pa.Array, size: int = SAMPLE_SIZE) -> pa.Array:
+    """Evenly spread rows, the same every run (a head-only sample misses late changes)."""
+    if len(array) <= size:
+        return array
+    return array.take(pa.array(np.linspace(0, len(array) - 1, size).astype(np.int64)))
+
+
+def _with_mismatch(
+    column_type: ColumnType, candidate: _Candidate | None, stripped: pa.ChunkedArray | pa.Array
+) -> ColumnType:
+    if candidate is None:
+        return column_type
+    misfits = stripped.filter(pa.array(~candidate.fits))
+    examples = tuple(str(v) for v in pc.unique(misfits).slice(0, MAX_EXAMPLES).to_pylist())
+    return replace(
+        column_type,
+        mismatch_type=candidate.kind,
+        mismatch_share=candidate.share,
+        mismatch_count=len(misfits),
+        mismatch_examples=examples,
+    )
+
+
+def _boolean_candidate(array: pa.ChunkedArray | pa.Array, hint: _Candidate | None) -> _Candidate | None:
+    tokens = pa.array(sorted(BOOLEAN_TRUE | BOOLEAN_FALSE))
+    fits = _mask(pc.is_in(pc.utf8_lower(array), value_set=tokens))
+    return _Candidate("boolean", float(fits.mean()), fits)
+
+
+def _strip_affixes(array: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """The number inside '$1,234.50', '12 €' or '12.5%' (three passes saved when none has one)."""
+    if not pc.any(pc.match_substring_regex(array, f"{_HAS_CURRENCY}|%$")).as_py():
+        return array
+    core = pc.replace_substring_regex(array, _CURRENCY_PREFIX, r"\1")
+    core = pc.replace_substring_regex(core, _CURRENCY_SUFFIX, "")
+    return pc.replace_substring_regex(core, _PERCENT_SUFFIX, "")
+
+
+def _full_match(array: pa.ChunkedArray | pa.Array, pattern: str) -> np.ndarray:
+    return _mask(pc.match_substring_regex(array, f"^(?:{pattern})$"))
+
+
+def _number_candidate(array: pa.ChunkedArray | pa.Array, hint: _Candidate | None) -> _Candidate | None:
+    """The way of writing numbers (plain, 1,234.5 or 1.234,5) that fits most cells.
+
+    Plain numbers are checked first on the raw text: when they all fit, no other style or
+    currency sign can fit more, which spares most numeric columns four regex passes.
+    """
+    plain = _full_match(array, NUMBER_STYLES["plain"][0])
+    if plain.all():
+        return _number_result(array, "plain", plain, affixed=False, formatted=0)
+    core = _strip_affixes(array)
+    best: tuple[str, np.ndarray] | None = None
+    for style, (pattern, _) in NUMBER_STYLES.items():
+        fits = _full_match(core, pattern)
+        if best is None or fits.sum() > best[1].sum():
+            best = (style, fits)
+        if fits.all():
+            break  # no other style can fit more
+    assert best is not None
+    style, fits = best
+    if not fits.any():
+        return None
+    formatted = fits & ~plain
+    examples = pc.unique(array.filter(pa.array(formatted))).slice(0, MAX_EXAMPLES).to_pylist()
+    candidate = _number_result(core, style, fits, affixed=core is not array, formatted=int(formatted.sum()))
+    return replace(candidate, formatted_examples=tuple(examples))
+
+
+def _number_result(
+    core: pa.ChunkedArray | pa.Array, style: str, fits: np.ndarray, *, affixed: bool, formatted: int
+) -> _Candidate:
+    integers = _full_match(core, NUMBER_STYLES[style][1])
+    kind = "integer" if not (fits & ~integers).any() else "float"
+    return _Candidate(
+        kind, float(fits.mean()), fits, number_format=style, affixed=affixed, formatted=formatted
+    )
+
+
+def _date_candidate(array: pa.ChunkedArray | pa.Array, hint: _Candidate | None) -> _Candidate | None:
+    """Dates in the format that parses most of the sample (the first listed among equals);
+    with a `hint` from the sample, that format checked on the whole column."""
+    if hint is not None and hint.date_format:
+        return _date_result(hint.date_format, _parse_dates(_series(array), hint.date_format))
+    values = [v for v in array.to_pylist() if v is not None]
+    if sum(1 for v in values if _DATE_LIKE.match(v)) < CANDIDATE_THRESHOLD * max(len(values), 1):
+        return None
+    sample = _series(array)
+    best: _Candidate | None = None
+    for fmt in (*DATE_FORMATS, *DATETIME_FORMATS):
+        candidate = _date_result(fmt, _parse_dates(sample, fmt))
+        if best is None or candidate.share > best.share:
+            best = candidate
+    return best if best is not None and best.share > 0 else None
+
+
+def _series(array: pa.ChunkedArray | pa.Array) -> pd.Series:
+    return pd.Series(array.to_pandas(), dtype="str")
+
+
+def _date_result(fmt: str, parsed: pd.Series) -> _Candidate:
+    fits = parsed.notna().to_numpy()
+    kind = "datetime" if any(code in fmt for code in ("%H", "%I")) else "date"
+    return _Candidate(kind, float(fits.mean()), fits, date_format=fmt)
+
+
+def _parse_dates(values: pd.Series, fmt: str) -> pd.Series:
+    """Timestamps (naive, UTC when the text has an offset); NaT where the text does not fit."""
+    try:
+        if "%z" in fmt or fmt.endswith("Z"):
+            parsed = pd.to_datetime(values, format=fmt, errors="coerce", utc=True)
+            return parsed.dt.tz_localize(None)
+        return pd.to_datetime(values, format=fmt, errors="coerce")
+    except (ValueError, TypeError, OverflowError):
+        return pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
+
+
+def _date_order_ambiguous(stripped: pa.ChunkedArray | pa.Array, fmt: str) -> bool:
+    """True when every date also reads with day and month swapped (all days ≤ 12)."""
+    swapped = next((b + fmt[len(a) :] for a, b in _DAY_MONTH_SWAPS.items() if fmt.startswith(a)), None)
+    if swapped is None:
+        return False
+    return bool(_parse_dates(_series(stripped), swapped).notna().mean() >= TYPE_THRESHOLD)
+
+
+def _is_code(stripped: pa.ChunkedArray | pa.Array, fits: np.ndarray) -> bool:
+    """Integers that must stay text: leading zeros ('007', zip codes) or too many digits."""
+    numbers = stripped.filter(pa.array(fits))
+    leading_zero = _full_match(numbers, r"[+-]?0\d+").mean() if len(numbers) else 0.0
+    longest = pc.max(pc.utf8_length(numbers)).as_py() or 0
+    return bool(leading_zero >= 0.01 or longest > MAX_EXACT_DIGITS + 1)
+
+
+# ---- meaning --------------------------------------------------------------------------------
+def _share(array: pa.ChunkedArray | pa.Array, pattern: str) -> float:
+    return float(_full_match(array, pattern).mean()) if len(array) else 0.0
+
+
+def _pattern_share(
+    stripped: pa.ChunkedArray | pa.Array, sample: pa.ChunkedArray | pa.Array, pattern: str
+) -> float:
+    """Share on the whole column, computed only when the sample already looks right."""
+    if _share(sample, pattern) < 0.9:
+        return 0.0
+    return _share(stripped, pattern)
+
+
+def _phone_share(stripped: pa.ChunkedArray | pa.Array, sample: pa.ChunkedArray | pa.Array) -> float:
+    def share(array: pa.ChunkedArray | pa.Array) -> float:
+        shaped = _full_match(array, _PHONE)
+        digits = pc.utf8_length(pc.replace_substring_regex(array, r"\D", "")).to_numpy(zero_copy_only=False)
+        return float((shaped & (digits >= 7) & (digits <= 15)).mean())
+
+    return share(stripped) if share(sample) >= 0.9 else 0.0
+
+
+def _text_semantic(
+    stripped: pa.ChunkedArray | pa.Array, sample: pa.ChunkedArray | pa.Array, distinct: int, n: int, name: str
+) -> tuple[str, float | None]:
+    """Meaning of a text column: recognisable shapes first, then how its values vary."""
+    checks: list[tuple[str, float]] = [
+        ("email", _pattern_share(stripped, sample, _EMAIL)),
+        ("url", _pattern_share(stripped, sample, _URL)),
+        ("postal_code", _pattern_share(stripped, sample, _POSTAL_DISTINCT)),
+    ]
+    if _POSTAL_NAME.search(name):
+        checks.append(("postal_code", _pattern_share(stripped, sample, _POSTAL_DIGITS)))
+    checks.append(("phone", _phone_share(stripped, sample)))
+    for semantic, share in checks:
+        if share >= TYPE_THRESHOLD:
+            return semantic, share
+    if n >= 2 and distinct <= CATEGORICAL_MAX_DISTINCT and distinct <= n / 2:
+        return "categorical", None
+    lengths = pc.utf8_length(sample).to_numpy(zero_copy_only=False)
+    spaced = _mask(pc.match_substring_regex(sample, r"\s"))
+    if distinct == n and n >= 2 and not spaced.any() and lengths.max() <= IDENTIFIER_MAX_LENGTH:
+        return "identifier", None
+    words = pc.count_substring_regex(sample, r"\S+").to_numpy(zero_copy_only=False)
+    if lengths.mean() >= 40 or words.mean() >= 4:
+        return "free_text", None
+    if _ID_NAME.search(name) and distinct >= 0.9 * n:
+        return "identifier", None
+    return "none", None
+
+
+def _typed_semantic(
+    candidate: _Candidate, stripped: pa.ChunkedArray | pa.Array, distinct: int, n: int, name: str
+) -> tuple[str, float | None]:
+    if candidate.kind == "boolean":
+        return "boolean", None
+    if candidate.kind in ("date", "datetime"):
+        return "date", None
+    numbers = stripped.filter(pa.array(candidate.fits))
+    if candidate.affixed:
+        currency = _mask(pc.match_substring_regex(numbers, _HAS_CURRENCY)).mean()
+        if currency >= 0.5:
+            return "currency", float(currency)
+        percent = _mask(pc.ends_with(numbers, "%")).mean()
+        if percent >= 0.5:
+            return "percentage", float(percent)
+    if candidate.kind == "integer":
+        if _POSTAL_NAME.search(name) and _share(numbers, _POSTAL_DIGITS) >= TYPE_THRESHOLD:
+            return "postal_code", None
+        if _PHONE_NAME.search(name):
+            return "phone", None
+        named = n >= 2 and bool(_ID_NAME.search(name))
+        if distinct == n and (named or (n >= MIN_SEQUENCE and _is_sequence(numbers))):
+            return "identifier", None
+    return "numeric", None
+
+
+def _is_sequence(numbers: pa.ChunkedArray | pa.Array) -> bool:
+    """Distinct integers filling a range exactly (row numbers, auto-increment keys)."""
+    try:
+        values = pc.cast(pc.replace_substring_regex(numbers, r"^\+", ""), pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    low, high = pc.min(values).as_py(), pc.max(values).as_py()
+    return low is not None and high - low + 1 == len(values)
+
+
+# ---- typed values ---------------------------------------------------------------------------
+def typed_values(series: pd.Series, column_type: ColumnType) -> pd.Series:
+    """The column as numbers (Int64/float64), timestamps or booleans per its inferred type,
+    aligned with `series`; cells that are missing or do not fit the type are NA. Text columns
+    come back as text with NA for missing cells."""
+    text = as_text(series)
+    kind = column_type.inferred_type
+    if kind in ("integer", "float"):
+        return _typed_numbers(text, column_type)
+    if kind in ("date", "datetime") and column_type.date_format:
+        return _parse_dates(text.str.strip(), column_type.date_format)
+    if kind == "boolean":
+        lowered = _normalised(_arrow(text))
+        truth = _mask(pc.is_in(lowered, value_set=pa.array(sorted(BOOLEAN_TRUE))))
+        falsity = _mask(pc.is_in(lowered, value_set=pa.array(sorted(BOOLEAN_FALSE))))
+        result = pd.Series(pd.NA, index=text.index, dtype="boolean", name=series.name)
+        result[truth] = True
+        result[falsity] = False
+        return result
+    return text.where(~is_missing(text))
+
+
+def _typed_numbers(text: pd.Series, column_type: ColumnType) -> pd.Series:
+    style = column_type.number_format or "plain"
+    pattern = NUMBER_STYLES[style][0]
+    core = _strip_affixes(pc.utf8_trim_whitespace(_arrow(text)))
+    fits = pc.match_substring_regex(core, f"^(?:{pattern})$")
+    if style == "thousands":
+        core = pc.replace_substring(core, ",", "")
+    elif style == "decimal_comma":
+        core = pc.replace_substring(pc.replace_substring(core, ".", ""), ",", ".")
+    core = pc.replace_substring_regex(core, r"^\+", "")
+    valid = pc.if_else(fits, core, pa.scalar(None, core.type))
+    if column_type.inferred_type == "integer":
+        try:
+            ints = pc.cast(valid, pa.int64())
+            values = ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array
+            return pd.Series(values, index=text.index, name=text.name)
+        except (pa.ArrowInvalid, OverflowError):
+            pass  # beyond int64: fall back to floats
+    try:
+        floats = pc.cast(valid, pa.float64())
+        values = floats.to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        values = pd.to_numeric(_series(valid), errors="coerce").to_numpy(dtype=float)
+    return pd.Series(values, index=text.index, dtype="float64", name=text.name)
+
+
+# ---- shared, cached per column ----------------------------------------------------------------
+CACHE_KEY = "profile.columns"
+
+
+@dataclass
+class ColumnProfile:
+    """One column's text and what the agents learned about it, computed lazily and once."""
+
+    file_key: str
+    name: str
+    text: pd.Series
+
+    @cached_property
+    def missing(self) -> pd.Series:
+        return is_missing(self.text)
+
+    @cached_property
+    def null(self) -> pd.Series:
+        return is_null(self.text)
+
+    @cached_property
+    def column_type(self) -> ColumnType:
+        return infer_column(self.text, self.missing)
+
+    @cached_property
+    def typed(self) -> pd.Series:
+        return typed_values(self.text, self.column_type)
+
+    @property
+    def present(self) -> pd.Series:
+        """The filled cells' text (missing cells and markers left out)."""
+        return self.text[~self.missing.to_numpy()]
+
+
+def column_profile(context: AgentContext, table: LoadedTable, column: str) -> ColumnProfile:
+    """The shared, cached profile of one column, so each agent of a run reuses the others' work."""
+    profiles: dict[tuple[str, str], ColumnProfile] = context.cache.setdefault(CACHE_KEY, {})
+    key = (table.file_key, str(column))
+    if key not in profiles:
+        text = as_text(table.frame[column])
+        text.name = str(column)
+        profiles[key] = ColumnProfile(table.file_key, str(column), text)
+    return profiles[key]
+
+
+def column_count(context: AgentContext) -> int:
+    """How many columns the run's tables hold, for progress fractions."""
+    return sum(int(t.frame.shape[1]) for t in context.tables.values())
+
+
+def each_column(context: AgentContext) -> Iterator[tuple[LoadedTable, ColumnProfile]]:
+    """Every column of every table with its shared profile, reporting progress as it goes."""
+    total = max(column_count(context), 1)
+    done = 0
+    for table in context.tables.values():
+        for column in table.frame.columns:
+            context.progress(done / total, f"{table.filename}: {column}")
+            yield table, column_profile(context, table, column)
+            done += 1
+    context.progress(1.0, None)

@@ -1,0 +1,231 @@
+"""The `statistics` agent: counts, ranges, averages, spread, common values and histograms.
+
+Numbers are summarised on their typed values (so "1.50" and "1.5" are one value), dates by
+period, text by length. Everything returned is plain JSON (no numpy scalars, no NaN) because
+it goes straight into `report.json` and the charts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable
+from core.agents.profile.inference import ColumnProfile, each_column
+
+AGENT_ID = "statistics"
+DEFAULT_TOP_VALUES = 10
+DEFAULT_HISTOGRAM_BINS = 20
+QUANTILES = {"p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
+HIGH_CARDINALITY_MIN = 100
+HIGH_CARDINALITY_RATIO = 0.5
+LABEL_MEANINGS = {"categorical", "none"}  # text meant to group rows, where many values hurt
+# The finest calendar period whose number of bars stays readable: (pandas freq, max bars).
+DATE_PERIODS = (("D", 62), ("M", 120), ("Y", 200))
+
+
+class StatisticsAgent:
+    id = AGENT_ID
+
+    def run(self, context: AgentContext) -> AgentResult:
+        top = int(context.parameters.get("top_values", DEFAULT_TOP_VALUES))
+        bins = int(context.parameters.get("histogram_bins", DEFAULT_HISTOGRAM_BINS))
+        result = AgentResult()
+        kinds = {"numeric": 0, "date": 0, "boolean": 0, "text": 0}
+        for table, profile in each_column(context):
+            stats = column_statistics(profile, top_values=top, histogram_bins=bins)
+            result.columns[(table.file_key, profile.name)] = stats
+            kinds[_kind(profile)] += 1
+            result.alerts.extend(_alerts(table, profile, stats))
+        result.metrics = {
+            "columns_profiled": sum(kinds.values()),
+            "numeric_columns": kinds["numeric"],
+            "date_columns": kinds["date"],
+            "boolean_columns": kinds["boolean"],
+            "text_columns": kinds["text"],
+            "constant_columns": sum(1 for a in result.alerts if a.code == "CONSTANT_COLUMN"),
+        }
+        return result
+
+
+def _kind(profile: ColumnProfile) -> str:
+    inferred = profile.column_type.inferred_type
+    if inferred in ("integer", "float"):
+        return "numeric"
+    if inferred in ("date", "datetime"):
+        return "date"
+    if inferred == "boolean":
+        return "boolean"
+    return "text"
+
+
+def column_statistics(profile: ColumnProfile, *, top_values: int, histogram_bins: int) -> dict[str, Any]:
+    """The statistics of one column, as plain JSON values."""
+    kind = _kind(profile)
+    present = profile.present
+    stats: dict[str, Any] = {
+        "count": len(present),
+        "min": None,
+        "max": None,
+        "mean": None,
+        "median": None,
+        "std": None,
+        "quantiles": None,
+        "histogram": None,
+    }
+    if kind == "numeric":
+        values = _finite(profile.typed.dropna())
+        stats.update(_numeric(values, histogram_bins))
+        stats["top_values"] = _top_values(values, top_values)
+    else:
+        stats["distinct_count"] = profile.column_type.distinct_count
+        stats["top_values"] = _top_values(present, top_values)
+        if kind == "date":
+            stats.update(_dates(profile.typed.dropna(), profile.column_type.inferred_type, histogram_bins))
+        elif kind == "boolean":
+            typed = profile.typed.dropna()
+            stats["true_count"] = int(typed.sum())
+            stats["false_count"] = int((~typed).sum())
+        else:
+            stats.update(_lengths(present))
+    return stats
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe Python value: numpy scalars unwrapped, NaN and infinities as None."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _finite(values: pd.Series) -> pd.Series:
+    """Numbers without infinities ('1e400' parses as inf), which would poison every summary."""
+    finite = np.isfinite(values.to_numpy(dtype="float64"))
+    return values if finite.all() else values[finite]
+
+
+def _numeric(values: pd.Series, bins: int) -> dict[str, Any]:
+    """Summary of finite typed numbers; integers keep their exact min and max."""
+    floats = values.to_numpy(dtype="float64")
+    if len(floats) == 0:
+        return {"distinct_count": 0}
+    quantiles = np.quantile(floats, list(QUANTILES.values()))
+    counts, edges = np.histogram(floats, bins=bins)
+    return {
+        "distinct_count": int(values.nunique()),
+        "min": _plain(values.min()),
+        "max": _plain(values.max()),
+        "mean": _plain(float(floats.mean())),
+        "median": _plain(float(np.median(floats))),
+        "std": _plain(float(floats.std(ddof=1))) if len(floats) > 1 else None,
+        "quantiles": {name: _plain(float(q)) for name, q in zip(QUANTILES, quantiles, strict=True)},
+        "histogram": {"bins": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+    }
+
+
+def _dates(values: pd.Series, inferred: str, bins: int) -> dict[str, Any]:
+    if values.empty:
+        return {}
+    low, high = values.min(), values.max()
+    as_text = (lambda t: t.strftime("%Y-%m-%d")) if inferred == "date" else (lambda t: t.isoformat())
+    return {"min": as_text(low), "max": as_text(high), "histogram": _date_histogram(values, bins)}
+
+
+def _date_histogram(values: pd.Series, bins: int) -> dict[str, Any]:
+    """Bars per day, month or year (the finest that stays readable); equal-width bins when the
+    dates span centuries (a typo like year 1024 would otherwise make 1,000 bars)."""
+    low, high = values.min(), values.max()
+    for freq, max_bars in DATE_PERIODS:
+        periods = pd.period_range(low.to_period(freq), high.to_period(freq), freq=freq)
+        if len(periods) <= max_bars:
+            counts = values.dt.to_period(freq).value_counts().reindex(periods, fill_value=0)
+            return {
+                "period": {"D": "day", "M": "month", "Y": "year"}[freq],
+                "bins": [str(p) for p in periods],
+                "counts": [int(c) for c in counts],
+            }
+    stamps = values.astype("int64").to_numpy()
+    counts, edges = np.histogram(stamps, bins=bins)
+    unit = np.datetime_data(values.dtype)[0]
+    return {
+        "period": None,
+        "bins": [pd.Timestamp(np.datetime64(int(e), unit)).isoformat() for e in edges],
+        "counts": [int(c) for c in counts],
+    }
+
+
+def _lengths(present: pd.Series) -> dict[str, Any]:
+    if present.empty:
+        return {"min_length": None, "max_length": None, "mean_length": None}
+    lengths = present.str.len()
+    return {
+        "min_length": int(lengths.min()),
+        "max_length": int(lengths.max()),
+        "mean_length": float(lengths.mean()),
+    }
+
+
+def _top_values(values: pd.Series, limit: int) -> list[dict[str, Any]]:
+    """The most common values, ties broken by value so the list is the same every run."""
+    if values.empty:
+        return []
+    counts = values.value_counts(sort=False)
+    if len(counts) > limit:
+        # Sorting a million tied singletons in Python takes seconds: keep the clear leaders,
+        # and fill the remaining places with the smallest of the values tied at the cut.
+        cut = int(counts.nlargest(limit).min())
+        leaders = counts[counts > cut]
+        tied = counts.index[(counts == cut).to_numpy()].sort_values()[: limit - len(leaders)]
+        counts = pd.concat([leaders, pd.Series(cut, index=tied)])
+    ordered = sorted(counts.items(), key=lambda item: (-int(item[1]), item[0]))
+    return [{"value": _plain(value), "count": int(count)} for value, count in ordered]
+
+
+def _alerts(table: LoadedTable, profile: ColumnProfile, stats: dict[str, Any]) -> list[Finding]:
+    alerts = []
+    count, distinct = stats["count"], stats.get("distinct_count") or 0
+    name = profile.name
+    if count > 1 and distinct == 1:
+        value = stats["top_values"][0]["value"] if stats["top_values"] else ""
+        alerts.append(
+            Finding(
+                severity="low",
+                agent=AGENT_ID,
+                code="CONSTANT_COLUMN",
+                message=f"Column '{name}' holds the same value ('{value}') in every filled row; "
+                "it tells nothing apart.",
+                column=name,
+                file_key=table.file_key,
+                count=count,
+                examples=[value],
+            )
+        )
+    column_type = profile.column_type
+    if (
+        column_type.inferred_type == "string"
+        and column_type.semantic_type in LABEL_MEANINGS
+        and distinct >= HIGH_CARDINALITY_MIN
+        and distinct < count
+        and distinct / max(count, 1) >= HIGH_CARDINALITY_RATIO
+    ):
+        alerts.append(
+            Finding(
+                severity="info",
+                agent=AGENT_ID,
+                code="HIGH_CARDINALITY",
+                message=f"Column '{name}' has {distinct:,} different values in {count:,} filled rows: "
+                "grouping or filtering by it will not summarise much.",
+                column=name,
+                file_key=table.file_key,
+                count=distinct,
+                examples=[v["value"] for v in stats["top_values"][:3]],
+            )
+        )
+    return alerts
