@@ -19,6 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_TOML = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 
 STORAGE_BACKENDS = ("local", "s3")
+REGISTRATION_POLICIES = ("open", "approval", "closed")
 EXECUTORS = ("process",)
 
 
@@ -42,6 +43,11 @@ class Settings:
     heartbeat_seconds: float = 5.0
     stale_after_seconds: float = 60.0
     signing_secret: str = field(default="", repr=False)
+    cookie_key: str = field(default="", repr=False)
+    registration: str = "approval"
+    signup_credits: int = 100
+    login_max_attempts: int = 5
+    lockout_minutes: int = 15
 
     @property
     def objects_dir(self) -> Path:
@@ -78,11 +84,11 @@ def _choice(name: str, raw: str | None, default: str, allowed: tuple[str, ...]) 
     return value
 
 
-def _signing_secret(data_dir: Path, configured: str | None) -> str:
+def _generated_secret(data_dir: Path, configured: str | None, name: str) -> str:
     """Use the configured secret, or generate one once and keep it under the data folder."""
     if configured:
         return configured
-    path = data_dir / "secrets" / "signing_key"
+    path = data_dir / "secrets" / name
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +138,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             if not value:
                 raise ConfigurationError(f"Setting {name} is required when STORAGE_BACKEND=s3.")
 
+    embedded = database_url.startswith("sqlite") and backend == "local"
+    if not embedded and not get("COOKIE_KEY"):
+        raise ConfigurationError(
+            "Setting COOKIE_KEY is required outside the embedded default (a shared database or S3 "
+            "storage): every app instance must sign sign-in cookies with the same key."
+        )
     max_mb = _int("MAX_UPLOAD_MB", get("MAX_UPLOAD_MB"), 2048)
     return Settings(
         data_dir=data_dir,
@@ -151,7 +163,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         s3_secret_access_key=s3_secret,
         heartbeat_seconds=float(_int("HEARTBEAT_SECONDS", get("HEARTBEAT_SECONDS"), 5)),
         stale_after_seconds=float(_int("STALE_AFTER_SECONDS", get("STALE_AFTER_SECONDS"), 60)),
-        signing_secret=_signing_secret(data_dir, get("SIGNING_SECRET")),
+        signing_secret=_generated_secret(data_dir, get("SIGNING_SECRET"), "signing_key"),
+        cookie_key=_generated_secret(data_dir, get("COOKIE_KEY"), "cookie_key"),
+        registration=_choice("REGISTRATION", get("REGISTRATION"), "approval", REGISTRATION_POLICIES),
+        signup_credits=_int("SIGNUP_CREDITS", get("SIGNUP_CREDITS"), 100, minimum=0),
+        login_max_attempts=_int("LOGIN_MAX_ATTEMPTS", get("LOGIN_MAX_ATTEMPTS"), 5),
+        lockout_minutes=_int("LOCKOUT_MINUTES", get("LOCKOUT_MINUTES"), 15),
     )
 
 

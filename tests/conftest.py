@@ -86,6 +86,7 @@ def make_settings(data_dir: Path, database_url: str, **extra: str) -> Settings:
         "DATA_DIR": str(data_dir),
         "DATABASE_URL": database_url,
         "SIGNING_SECRET": "test-signing-secret",
+        "COOKIE_KEY": "test-cookie-key",
         "HEARTBEAT_SECONDS": "1",
         **extra,
     }

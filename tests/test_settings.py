@@ -47,6 +47,16 @@ def test_s3_settings_accept_aws_names(tmp_path: Path) -> None:
             "AWS_ACCESS_KEY_ID": "id",
             "AWS_SECRET_ACCESS_KEY": "secret",
             "AWS_ENDPOINT_URL": "https://s3.us-west-004.backblazeb2.com",
+            "COOKIE_KEY": "k",
         }
     )
     assert settings.s3_access_key_id == "id" and settings.s3_endpoint_url.endswith("backblazeb2.com")
+
+
+def test_a_shared_deployment_needs_a_cookie_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load_settings({"DATA_DIR": str(tmp_path), "DATABASE_URL": "mysql+pymysql://root@db/x"})
+    assert "COOKIE_KEY" in info.value.message
+    embedded = load_settings({"DATA_DIR": str(tmp_path)})
+    assert len(embedded.cookie_key) >= 32 and embedded.cookie_key != embedded.signing_secret
+    assert embedded.registration == "approval"

@@ -1,0 +1,28 @@
+"""failed log-in attempts on users
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-28 13:20:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(sa.Column("failed_login_attempts", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("last_failed_login_at", sa.DateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("last_failed_login_at")
+        batch.drop_column("failed_login_attempts")
