@@ -58,6 +58,47 @@ def _routes() -> list[Any]:
 app = st.App(__file__, routes=_routes(), lifespan=lifespan)
 
 
+def main() -> None:
+    """Draw the UI for one run: the sign-in gate, the sidebar and the chosen page."""
+    from ui import auth
+    from ui.session import services
+
+    st.set_page_config(
+        page_title="Data-quality workbench", page_icon=str(ROOT / "assets" / "logo.svg"), layout="wide"
+    )
+    st.logo(str(ROOT / "assets" / "logo.svg"), size="large")
+    user, authenticator = auth.gate(services())
+    pages = {
+        "Work": [
+            st.Page(
+                str(ROOT / "pages" / "new_task.py"),
+                title="New task",
+                icon=":material/add_circle:",
+                default=True,
+            ),
+            st.Page(str(ROOT / "pages" / "my_tasks.py"), title="My tasks", icon=":material/list_alt:"),
+            st.Page(str(ROOT / "pages" / "task.py"), title="Task", url_path="task", visibility="hidden"),
+        ],
+        "You": [st.Page(str(ROOT / "pages" / "account.py"), title="Account", icon=":material/person:")],
+    }
+    if user.is_admin:
+        pages["You"].append(
+            st.Page(str(ROOT / "pages" / "admin.py"), title="Admin", icon=":material/shield:")
+        )
+    with st.sidebar:
+        st.markdown(f"**{_plain(user.name or user.username)}**")
+        st.caption(f"Signed in as {_plain(user.username)}")
+        st.metric("Credits", f"{user.credits:,}")
+        authenticator.logout("Sign out", location="sidebar", key="logout")
+    st.navigation(pages).run()
+
+
+def _plain(text: str) -> str:
+    """User text shown through Markdown, with every Markdown/HTML character escaped."""
+    from ui.text import escape_markdown
+
+    return escape_markdown(text)
+
+
 if __name__ == "__main__":
-    st.set_page_config(page_title="Data-quality workbench", page_icon="🧪", layout="wide")
-    st.navigation([st.Page(str(ROOT / "pages" / "tools.py"), title="Tools", icon="🧰", default=True)]).run()
+    main()

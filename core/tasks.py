@@ -7,6 +7,7 @@ inline: `start_processing` only hands the task to the executor.
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import uuid
 from dataclasses import dataclass
@@ -119,7 +120,9 @@ class TaskService:
             name: spec.coerce(given[name]) if name in given else spec.default for name, spec in known.items()
         }
 
-    def _validate_files(self, tool: ToolSpec, files_metadata: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    def _validate_files(
+        self, tool: ToolSpec, files_metadata: dict[str, Any], *, check_required: bool = True
+    ) -> dict[str, dict[str, Any]]:
         if not isinstance(files_metadata, dict):
             raise ValidationError("files_metadata must map each file slot to its file.", code="INVALID_FILES")
         files: dict[str, dict[str, Any]] = {}
@@ -159,19 +162,22 @@ class TaskService:
                 "size_bytes": size,
                 "content_type": content_type_for(filename),
             }
-        for slot in tool.file_slots:
+        for slot in tool.file_slots if check_required else ():
             if slot.required and slot.key not in files:
                 raise ValidationError(
                     f"The file slot '{slot.key}' ({slot.label}) needs a file.", code="MISSING_FILE_SLOT"
                 )
         return files
 
-    def _input_keys(self, user_id: int, task_id: str, files: dict[str, dict[str, Any]]) -> dict[str, str]:
+    def _input_keys(
+        self, user_id: int, task_id: str, files: dict[str, dict[str, Any]], taken: set[str] | None = None
+    ) -> dict[str, str]:
         """One key per slot; two slots with the same file name get the slot as a prefix."""
         keys: dict[str, str] = {}
+        taken = set(taken or ())
         for slot_key, meta in files.items():
             key = input_key(user_id, task_id, meta["filename"])
-            if key in keys.values():
+            if key in keys.values() or key in taken:
                 key = input_key(user_id, task_id, f"{slot_key}-{meta['filename']}")
             keys[slot_key] = key
         return keys
@@ -220,6 +226,44 @@ class TaskService:
                 )
                 urls[slot_key] = {**request.to_dict(), "key": key, "filename": meta["filename"]}
             return urls
+
+    def declare_file(
+        self, user_id: int, task_id: str, slot_key: str, filename: str, size_bytes: int | None
+    ) -> dict[str, Any]:
+        """Choose (or replace) the file of one slot before processing; returns its upload URL.
+
+        This is how a browser that uploads slot by slot changes its mind: the slot's previous
+        object is deleted and a fresh presigned PUT is issued for the new file.
+        """
+        with session_scope(self.factory) as session:
+            task = self._owned(session, user_id, task_id)
+            tool = get_tool(task.tool_id)
+            check_transition(task.status, Status.UPLOADING)
+            meta = self._validate_files(
+                tool, {slot_key: {"filename": filename, "size_bytes": size_bytes}}, check_required=False
+            )[slot_key]
+            files = {**task.files_metadata, slot_key: meta}
+            old_key = task.input_keys.get(slot_key)
+            others = {s: k for s, k in task.input_keys.items() if s != slot_key}
+            keys = {
+                **others,
+                **self._input_keys(user_id, task_id, {slot_key: meta}, taken=set(others.values())),
+            }
+            if old_key and old_key != keys[slot_key] and self.store.exists(old_key):
+                self.store.delete(old_key)
+            transition(
+                session,
+                task,
+                Status.UPLOADING,
+                files_metadata=files,
+                input_keys=keys,
+                error_code=None,
+                error_message=None,
+            )
+            request = self.store.presign_upload(
+                keys[slot_key], meta["content_type"], expires_in=self.settings.upload_url_expiry_seconds
+            )
+            return {**request.to_dict(), "key": keys[slot_key], "filename": meta["filename"]}
 
     def start_processing(self, user_id: int, task_id: str) -> dict[str, Any]:
         """Check the uploads, queue the task and return at once."""
@@ -326,6 +370,15 @@ class TaskService:
                 }
             )
         return downloads
+
+    def read_report(self, user_id: int, task_id: str) -> dict[str, Any] | None:
+        """The task's report.json, or None when the task has not written one."""
+        task = self.get_task(user_id, task_id)
+        key = task["output_keys"].get("report.json")
+        if key is None or not self.store.exists(key):
+            return None
+        with self.store.open_read(key) as fh:
+            return json.loads(fh.read())
 
     def delete_task(self, user_id: int, task_id: str) -> None:
         """Remove a finished task and every object stored for it."""

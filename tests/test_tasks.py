@@ -386,3 +386,24 @@ def test_profile_stats_agree_with_pandas(services, user, tmp_path: Path) -> None
         assert columns[name]["min"] == pytest.approx(expected[name].min())
         assert columns[name]["max"] == pytest.approx(expected[name].max())
         assert columns[name]["mean"] == pytest.approx(expected[name].mean())
+
+
+def test_declare_file_replaces_one_slot_and_issues_a_fresh_url(services, user) -> None:  # type: ignore[no-untyped-def]
+    task = new_task(services, user.id)
+    old_key = task["input_keys"]["primary"]
+    assert services.store.exists(old_key)
+    target = services.tasks.declare_file(user.id, task["task_id"], "primary", "better.csv", len(CSV))
+    assert target["method"] == "PUT" and target["key"].endswith("/inputs/better.csv")
+    assert not services.store.exists(old_key)  # the replaced upload is gone
+    stored = services.tasks.get_task(user.id, task["task_id"])
+    assert stored["files_metadata"]["primary"]["filename"] == "better.csv"
+    assert stored["input_keys"]["primary"] == target["key"]
+    with pytest.raises(ValidationError) as info:
+        services.tasks.declare_file(user.id, task["task_id"], "primary", "virus.exe", 10)
+    assert info.value.code == "INVALID_FILE_TYPE"
+    with pytest.raises(ValidationError):
+        services.tasks.declare_file(user.id, task["task_id"], "nope", "a.csv", 10)
+    services.store.write(target["key"], CSV.encode(), "text/csv")
+    assert run(services, user.id, task["task_id"])["status"] == "completed"
+    with pytest.raises(InvalidStateError):
+        services.tasks.declare_file(user.id, task["task_id"], "primary", "late.csv", 10)

@@ -1,0 +1,235 @@
+"""Sign-in with streamlit-authenticator, with the database as the only source of truth.
+
+Each run builds the widget's credentials from the users table, lets the widget do its work
+(log in, log out, register, reset password), then writes back whatever it changed: new
+accounts, new password hashes and failed log-in counts. Only active, verified users get past
+the gate; the first visitor of an empty database creates the first administrator.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import streamlit as st
+import streamlit_authenticator as stauth
+from streamlit_authenticator.utilities.exceptions import (
+    CredentialsError,
+    LoginError,
+    RegisterError,
+    ResetError,
+)
+
+from core import users
+from core.errors import DQError
+from core.services import Services
+from ui.session import USER_ID
+
+COOKIE_NAME = "dq_workbench_auth"
+COOKIE_DAYS = 7.0
+
+
+def _credentials(services: Services) -> dict[str, Any]:
+    lockout = services.settings.lockout_minutes
+    return {
+        "usernames": {
+            u.username: {
+                "email": u.email or "",
+                "first_name": u.name or u.username,
+                "last_name": "",
+                "password": u.password_hash,
+                "failed_login_attempts": users.failed_attempts(u, lockout),
+                "logged_in": False,
+                "roles": ["admin"] if u.is_admin else ["user"],
+            }
+            for u in users.list_users(services.factory)
+        }
+    }
+
+
+def _write_back(services: Services, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Persist what the widget changed in its credentials; returns the user names it created."""
+    created = []
+    lockout = services.settings.lockout_minutes
+    for username, entry in after["usernames"].items():
+        old = before["usernames"].get(username)
+        if old is None:
+            created.append(username)
+            continue
+        if entry.get("password") != old.get("password"):
+            users.set_password_hash(services.factory, username, entry["password"])
+        was, now = old.get("failed_login_attempts", 0), entry.get("failed_login_attempts", 0)
+        if now > was:
+            users.record_login(services.factory, username, succeeded=False, lockout_minutes=lockout)
+        elif now == 0 and was > 0:
+            users.record_login(services.factory, username, succeeded=True, lockout_minutes=lockout)
+    return created
+
+
+def _first_admin(services: Services) -> None:
+    st.title("Welcome to the data-quality workbench")
+    st.write("There are no accounts yet. Create the first administrator account to get started.")
+    with st.form("first_admin"):
+        name = st.text_input("Your name")
+        email = st.text_input("E-mail")
+        username = st.text_input("User name", help="2 to 64 letters, digits or _ . @ -")
+        password = st.text_input("Password", type="password", help="At least 8 characters.")
+        repeat = st.text_input("Repeat the password", type="password")
+        if st.form_submit_button("Create administrator", type="primary"):
+            if password != repeat:
+                st.error("The two passwords differ.")
+                return
+            try:
+                users.create_user(
+                    services.factory,
+                    username.strip(),
+                    password,
+                    name=name.strip() or None,
+                    email=email.strip() or None,
+                    is_admin=True,
+                    is_verified=True,
+                    credits=1000,
+                )
+            except DQError as error:
+                st.error(error.message)
+                return
+            st.success("Administrator created. Sign in with it now.")
+            st.rerun()
+
+
+def _register(services: Services, authenticator: stauth.Authenticate, before: dict[str, Any]) -> None:
+    policy = services.settings.registration
+    if policy == "approval":
+        st.caption("New accounts can be used once an administrator approves them.")
+    try:
+        result = authenticator.register_user(
+            location="main",
+            captcha=False,
+            password_hint=False,
+            key="register",
+            fields={"Form name": "Create an account", "Register": "Create account"},
+        )
+    except RegisterError as error:
+        st.error(str(error))
+        return
+    if not result or not result[1]:
+        return
+    email, username, _ = result
+    entry = authenticator.authentication_controller.authentication_model.credentials["usernames"][username]
+    name = f"{entry.get('first_name', '')} {entry.get('last_name', '')}".strip()
+    try:
+        users.create_user(
+            services.factory,
+            username,
+            password_hash=entry["password"],
+            email=email,
+            name=name or None,
+            is_verified=policy == "open",
+            credits=services.settings.signup_credits,
+        )
+    except DQError as error:
+        st.error(error.message)
+        return
+    if policy == "open":
+        st.success("Your account is ready. Sign in on the first tab.")
+    else:
+        st.success("Your account was created. You can sign in once an administrator approves it.")
+
+
+def _authenticator(services: Services, credentials: dict[str, Any]) -> stauth.Authenticate:
+    return stauth.Authenticate(
+        credentials,
+        COOKIE_NAME,
+        services.settings.cookie_key,
+        COOKIE_DAYS,
+        auto_hash=False,
+        login_sleep_time=0.1,
+    )
+
+
+def gate(services: Services) -> tuple[users.UserView, stauth.Authenticate]:
+    """Return the signed-in user, or draw the sign-in screens and stop the run."""
+    if users.count_users(services.factory) == 0:
+        _first_admin(services)
+        st.stop()
+    before = _credentials(services)
+    authenticator = _authenticator(services, copy.deepcopy(before))
+    model = authenticator.authentication_controller.authentication_model
+    if not st.session_state.get("authentication_status"):
+        st.title("Data-quality workbench")
+        st.write("Profile, clean and match your CSV and Excel files, and see what needs fixing.")
+        tabs = ["Sign in"] + ([] if services.settings.registration == "closed" else ["Create an account"])
+        sign_in, *register = st.tabs(tabs)
+        with sign_in:
+            try:
+                authenticator.login(
+                    location="main",
+                    max_login_attempts=services.settings.login_max_attempts,
+                    key="login",
+                    fields={
+                        "Form name": "Sign in",
+                        "Username": "User name",
+                        "Password": "Password",
+                        "Login": "Sign in",
+                    },
+                )
+            except LoginError:
+                st.error(
+                    "Too many failed attempts for this account. Wait "
+                    f"{services.settings.lockout_minutes} minutes or ask an administrator to unlock it."
+                )
+            if st.session_state.get("authentication_status") is False:
+                st.error("The user name or password is not right.")
+        if register:
+            with register[0]:
+                _register(services, authenticator, before)
+        _write_back(services, before, model.credentials)
+        if not st.session_state.get("authentication_status"):
+            st.session_state.pop(USER_ID, None)
+            st.stop()
+        time.sleep(0.5)  # let the browser store the sign-in cookie the widget just sent
+        st.rerun()  # then start again on a clean screen
+    _write_back(services, before, model.credentials)
+    username = st.session_state.get("username")
+    try:
+        user = users.find_user(services.factory, username)
+    except DQError:
+        authenticator.logout(location="unrendered")
+        st.stop()
+    if not user.can_sign_in:
+        st.warning(
+            "Your account is waiting for an administrator's approval."
+            if user.is_active
+            else "Your account has been deactivated. Ask an administrator if you think this is a mistake."
+        )
+        if st.button("Sign out"):
+            authenticator.logout(location="unrendered")
+            st.session_state.pop(USER_ID, None)
+            st.rerun()
+        st.stop()
+    st.session_state[USER_ID] = user.id
+    return user, authenticator
+
+
+def reset_password_form(services: Services, authenticator: stauth.Authenticate, username: str) -> None:
+    """The change-password form; the new hash is written to the database."""
+    model = authenticator.authentication_controller.authentication_model
+    before = copy.deepcopy(model.credentials)
+    try:
+        if authenticator.reset_password(
+            username,
+            location="main",
+            key="reset_password",
+            fields={
+                "Form name": "Change password",
+                "Current password": "Current password",
+                "New password": "New password",
+                "Repeat password": "Repeat the new password",
+                "Reset": "Change password",
+            },
+        ):
+            _write_back(services, before, model.credentials)
+            st.success("Your password was changed.")
+    except (ResetError, CredentialsError) as error:
+        st.error(str(error))
