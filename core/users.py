@@ -213,3 +213,11 @@ def set_flags(
         with session_scope(factory) as session:
             session.execute(update(User).where(User.id == user_id).values(**values))
     return get_user(factory, user_id)
+
+
+def password_hashes(factory: sessionmaker[Session]) -> dict[str, str]:
+    """User name -> bcrypt hash, for the sign-in widget only (UserView never carries hashes)."""
+    with session_scope(factory) as session:
+        return {
+            name: hash_ or "" for name, hash_ in session.execute(select(User.username, User.password_hash))
+        }

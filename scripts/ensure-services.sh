@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the services the test suite needs when they are not already running (MariaDB).
+# Start what the test suite needs when it is not already there: MariaDB, and Chromium for browser tests.
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -13,4 +13,14 @@ if ! port_open 3306; then
   fi
   for _ in $(seq 1 60); do port_open 3306 && break; sleep 0.5; done
   port_open 3306 || { echo "MariaDB could not be started on 127.0.0.1:3306" >&2; exit 1; }
+fi
+
+# The browser tests drive Debian's Chromium (never a downloaded browser build).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "Chromium is not installed; installing Debian's package" >&2
+  if [ "$(id -u)" = "0" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
 fi

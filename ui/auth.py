@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import streamlit as st
 import streamlit_authenticator as stauth
@@ -32,13 +33,14 @@ COOKIE_DAYS = 7.0
 
 def _credentials(services: Services) -> dict[str, Any]:
     lockout = services.settings.lockout_minutes
+    hashes = users.password_hashes(services.factory)
     return {
         "usernames": {
             u.username: {
                 "email": u.email or "",
                 "first_name": u.name or u.username,
                 "last_name": "",
-                "password": u.password_hash,
+                "password": hashes[u.username],
                 "failed_login_attempts": users.failed_attempts(u, lockout),
                 "logged_in": False,
                 "roles": ["admin"] if u.is_admin else ["user"],
@@ -148,67 +150,78 @@ def _authenticator(services: Services, credentials: dict[str, Any]) -> stauth.Au
     )
 
 
+def _screen(draw: Callable[[], None], title: str) -> NoReturn:
+    """Show a screen of its own (no page menu) and end the run."""
+    st.navigation([st.Page(draw, title=title, url_path="welcome", default=True)], position="hidden").run()
+    st.stop()
+    raise AssertionError("unreachable")
+
+
+def _sign_in_screen(services: Services, authenticator: stauth.Authenticate, before: dict[str, Any]) -> None:
+    st.title("Data-quality workbench")
+    st.write("Profile, clean and match your CSV and Excel files, and see what needs fixing.")
+    tabs = ["Sign in"] + ([] if services.settings.registration == "closed" else ["Create an account"])
+    sign_in, *register = st.tabs(tabs)
+    with sign_in:
+        try:
+            authenticator.login(
+                location="main",
+                max_login_attempts=services.settings.login_max_attempts,
+                key="login",
+                fields={
+                    "Form name": "Sign in",
+                    "Username": "User name",
+                    "Password": "Password",
+                    "Login": "Sign in",
+                },
+            )
+        except LoginError:
+            st.error(
+                "Too many failed attempts for this account. Wait "
+                f"{services.settings.lockout_minutes} minutes or ask an administrator to unlock it."
+            )
+        if st.session_state.get("authentication_status") is False:
+            st.error("The user name or password is not right.")
+    if register:
+        with register[0]:
+            _register(services, authenticator, before)
+    _write_back(services, before, authenticator.authentication_controller.authentication_model.credentials)
+    if st.session_state.get("authentication_status"):
+        time.sleep(0.5)  # let the browser store the sign-in cookie the widget just sent
+        st.rerun()  # then start again with the whole app
+
+
+def _waiting_screen(user: users.UserView, authenticator: stauth.Authenticate) -> None:
+    st.title("Data-quality workbench")
+    st.warning(
+        "Your account is waiting for an administrator's approval."
+        if user.is_active
+        else "Your account has been deactivated. Ask an administrator if you think this is a mistake."
+    )
+    if st.button("Sign out"):
+        authenticator.logout(location="unrendered")
+        st.session_state.pop(USER_ID, None)
+        st.rerun()
+
+
 def gate(services: Services) -> tuple[users.UserView, stauth.Authenticate]:
-    """Return the signed-in user, or draw the sign-in screens and stop the run."""
+    """Return the signed-in, approved user; otherwise show the right screen and end the run."""
     if users.count_users(services.factory) == 0:
-        _first_admin(services)
-        st.stop()
+        _screen(lambda: _first_admin(services), "Welcome")
     before = _credentials(services)
     authenticator = _authenticator(services, copy.deepcopy(before))
-    model = authenticator.authentication_controller.authentication_model
     if not st.session_state.get("authentication_status"):
-        st.title("Data-quality workbench")
-        st.write("Profile, clean and match your CSV and Excel files, and see what needs fixing.")
-        tabs = ["Sign in"] + ([] if services.settings.registration == "closed" else ["Create an account"])
-        sign_in, *register = st.tabs(tabs)
-        with sign_in:
-            try:
-                authenticator.login(
-                    location="main",
-                    max_login_attempts=services.settings.login_max_attempts,
-                    key="login",
-                    fields={
-                        "Form name": "Sign in",
-                        "Username": "User name",
-                        "Password": "Password",
-                        "Login": "Sign in",
-                    },
-                )
-            except LoginError:
-                st.error(
-                    "Too many failed attempts for this account. Wait "
-                    f"{services.settings.lockout_minutes} minutes or ask an administrator to unlock it."
-                )
-            if st.session_state.get("authentication_status") is False:
-                st.error("The user name or password is not right.")
-        if register:
-            with register[0]:
-                _register(services, authenticator, before)
-        _write_back(services, before, model.credentials)
-        if not st.session_state.get("authentication_status"):
-            st.session_state.pop(USER_ID, None)
-            st.stop()
-        time.sleep(0.5)  # let the browser store the sign-in cookie the widget just sent
-        st.rerun()  # then start again on a clean screen
-    _write_back(services, before, model.credentials)
-    username = st.session_state.get("username")
+        st.session_state.pop(USER_ID, None)
+        _screen(lambda: _sign_in_screen(services, authenticator, before), "Sign in")
     try:
-        user = users.find_user(services.factory, username)
+        user = users.find_user(services.factory, st.session_state.get("username") or "")
     except DQError:
         authenticator.logout(location="unrendered")
-        st.stop()
+        st.rerun()
     if not user.can_sign_in:
-        st.warning(
-            "Your account is waiting for an administrator's approval."
-            if user.is_active
-            else "Your account has been deactivated. Ask an administrator if you think this is a mistake."
-        )
-        if st.button("Sign out"):
-            authenticator.logout(location="unrendered")
-            st.session_state.pop(USER_ID, None)
-            st.rerun()
-        st.stop()
+        _screen(lambda: _waiting_screen(user, authenticator), "Waiting for approval")
     st.session_state[USER_ID] = user.id
+    st.session_state["dq_authenticator"] = authenticator  # the Account page's password form uses it
     return user, authenticator
 
 
