@@ -37,3 +37,8 @@ test: install-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+.PHONY: bench
+bench: install
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	$(BIN)/python bench/profile_bench.py

@@ -89,7 +89,7 @@ def main() -> None:
         st.markdown(f"**{_plain(user.name or user.username)}**")
         st.caption(f"Signed in as {_plain(user.username)}")
         st.metric("Credits", f"{user.credits:,}")
-        authenticator.logout("Sign out", location="sidebar", key="logout")
+        authenticator.logout("Sign out", location="sidebar", key="sign_out")
     st.navigation(pages).run()
 
 

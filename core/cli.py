@@ -149,13 +149,13 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         email=args.email,
         is_admin=args.admin,
     )
-    print(json.dumps(user.__dict__, indent=2))
+    print(json.dumps(user.to_dict(), indent=2))
     return EXIT_OK
 
 
 def cmd_users_list(_: argparse.Namespace) -> int:
     services = _services()
-    print(json.dumps([u.__dict__ for u in users.list_users(services.factory)], indent=2))
+    print(json.dumps([u.to_dict() for u in users.list_users(services.factory)], indent=2))
     return EXIT_OK
 
 

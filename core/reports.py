@@ -10,17 +10,24 @@ import io
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import xlsxwriter
 
 from core.agents.base import AgentResult, Finding, LoadedTable
-from core.safe_output import neutralise_frame
+from core.agents.profile.sensitive import mask_text
+from core.agents.rows import ISSUE_ROWS_FILE, ROW_NUMBER_NOTE, issue_rows_frame
+from core.safe_output import neutralise_frame, neutralise_table
+from core.xlsx_bulk import fill_sheets
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 MAX_XLSX_ROWS = 1_048_575
+BULK_SHEET_ROWS = 5_000  # tables longer than this are spliced in by core.xlsx_bulk
+SAMPLE_FIELDS = ("top_values", "patterns", "min", "max")  # per-column facts that quote values
 
 
 def to_jsonable(value: Any) -> Any:
@@ -68,6 +75,55 @@ def reader_findings(tables: dict[str, LoadedTable]) -> list[Finding]:
 def malformed_rows_frame(tables: dict[str, LoadedTable]) -> pd.DataFrame | None:
     rows = [{"file": t.filename, **r} for t in tables.values() for r in t.malformed_rows]
     return pd.DataFrame(rows) if rows else None
+
+
+def outputs_artifacts(
+    tables: dict[str, LoadedTable], results: dict[str, AgentResult]
+) -> dict[str, pd.DataFrame]:
+    """Every downloadable table of a run: the agents' own, `malformed_rows.csv` and the one
+    `issue_rows.csv` that lists every affected row of every finding (row = data row number,
+    1 = first row after the header)."""
+    artifacts: dict[str, pd.DataFrame] = {}
+    for result in results.values():
+        artifacts.update(result.artifacts)
+    malformed = malformed_rows_frame(tables)
+    if malformed is not None:
+        artifacts["malformed_rows.csv"] = malformed
+    issue_rows = issue_rows_frame(tables, results.values())
+    if issue_rows is not None:
+        artifacts[ISSUE_ROWS_FILE] = issue_rows
+    return artifacts
+
+
+def sensitive_columns(report: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(c["file_key"], c["name"]) for c in report["columns"] if c.get("sensitive")}
+
+
+def mask_sensitive(report: dict[str, Any]) -> None:
+    """Hide the samples the report quotes from columns the `sensitive` agent flagged: their
+    most common values, pattern examples, text minimum/maximum and the examples of every
+    alert and issue about them. (The downloads listing affected rows keep the values: they
+    are the user's own rows, needed to find and fix them.)"""
+    hidden = sensitive_columns(report)
+    if not hidden:
+        return
+    for column in report["columns"]:
+        if (column["file_key"], column["name"]) not in hidden:
+            continue
+        for entry in column.get("top_values") or []:
+            entry["value"] = mask_text(entry.get("value"))
+        for entry in column.get("patterns") or []:
+            entry["example"] = mask_text(entry.get("example"))
+        for key in ("min", "max"):
+            if column.get(key) is not None:
+                column[key] = mask_text(column[key])
+        column["masked"] = True
+    for section in ("alerts", "issues"):
+        for finding in report[section]:
+            if (finding.get("file_key"), finding.get("column")) in hidden and finding.get(
+                "agent"
+            ) != "sensitive":
+                finding["examples"] = [mask_text(e) for e in finding["examples"]]
 
 
 def _columns(tables: dict[str, LoadedTable], results: dict[str, AgentResult]) -> list[dict[str, Any]]:
@@ -129,8 +185,11 @@ def build_report(
         "issues": [i.to_dict() for i in issues],
         "recommendations": [r.to_dict() for r in recommendations],
         "downloads": downloads,
+        "row_numbers": ROW_NUMBER_NOTE,
     }
-    return to_jsonable(report)
+    report = to_jsonable(report)
+    mask_sensitive(report)
+    return report
 
 
 def report_json_bytes(report: dict[str, Any]) -> bytes:
@@ -154,6 +213,8 @@ class _SheetWriter:
             {"bold": True, "bg_color": "#1F3A5F", "font_color": "#FFFFFF", "border": 1, "text_wrap": True}
         )
         self.names: set[str] = set()
+        self.count = 0  # sheets written, so a bulk sheet's number is known
+        self.bulk: dict[int, tuple[pa.Table, str | None]] = {}
 
     def _sheet_name(self, wanted: str) -> str:
         base = "".join("_" if ch in "[]:*?/\\" else ch for ch in wanted)[:31] or "Sheet"
@@ -165,6 +226,10 @@ class _SheetWriter:
         return name
 
     def write(self, title: str, headers: list[str], rows: list[list[Any]]) -> None:
+        self.count += 1
+        if len(rows) > MAX_XLSX_ROWS:
+            cut = len(rows) - (MAX_XLSX_ROWS - 1)
+            rows = [*rows[: MAX_XLSX_ROWS - 1], [f"{cut:,} more row(s) did not fit in Excel's row limit."]]
         sheet = self.workbook.add_worksheet(self._sheet_name(title))
         widths = [min(max(len(str(h)), 8), 60) for h in headers]
         for col, header in enumerate(headers):
@@ -195,7 +260,19 @@ class _SheetWriter:
         headers = headers or list(dict.fromkeys(k for rec in records for k in rec)) or ["(none)"]
         self.write(title, headers, [[rec.get(h) for h in headers] for rec in records])
 
-    def write_frame(self, title: str, frame: pd.DataFrame) -> None:
+    def write_frame(self, title: str, frame: pd.DataFrame, note: str | None = None) -> None:
+        if len(frame) > BULK_SHEET_ROWS:
+            table = _arrow_table(frame)
+            closing = note
+            if table.num_rows > MAX_XLSX_ROWS - 1:
+                cut = table.num_rows - (MAX_XLSX_ROWS - 1)
+                table = table.slice(0, MAX_XLSX_ROWS - 1)
+                closing = (
+                    f"{cut:,} more row(s) did not fit in Excel's row limit; the CSV download has them all."
+                )
+            self.write(title, [str(c) for c in frame.columns], [])
+            self.bulk[self.count] = (table, closing)
+            return
         records = frame.astype(object).where(frame.notna(), None).values.tolist()
         self.write(title, [str(c) for c in frame.columns], records)
 
@@ -258,9 +335,28 @@ def report_xlsx_bytes(report: dict[str, Any], artifacts: dict[str, pd.DataFrame]
     for name, frame in artifacts.items():
         writer.write_frame(name.rsplit(".", 1)[0], frame)
     workbook.close()
+    if writer.bulk:
+        return fill_sheets(buffer.getvalue(), writer.bulk)
     return buffer.getvalue()
 
 
+def _arrow_table(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def write_artifact_csv(frame: pd.DataFrame, sink: BinaryIO) -> None:
+    """A table as UTF-8 CSV (with BOM so Excel reads accents), formula-safe, into `sink`. Long
+    tables go through Arrow's CSV writer (pandas takes seconds per million rows), streamed so
+    a million-line list is never held twice in memory."""
+    if len(frame) <= BULK_SHEET_ROWS:
+        sink.write(neutralise_frame(frame).to_csv(index=False).encode("utf-8-sig"))
+        return
+    sink.write("\ufeff".encode())
+    pacsv.write_csv(neutralise_table(_arrow_table(frame)), sink, pacsv.WriteOptions(quoting_style="needed"))
+
+
 def artifact_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """A table as UTF-8 CSV (with BOM so Excel reads accents), formula-safe."""
-    return neutralise_frame(frame).to_csv(index=False).encode("utf-8-sig")
+    """`write_artifact_csv` into bytes."""
+    sink = io.BytesIO()
+    write_artifact_csv(frame, sink)
+    return sink.getvalue()

@@ -13,10 +13,12 @@ import shutil
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import pyarrow as pa
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,12 +28,12 @@ from core.errors import DQError, InsufficientCreditsError
 from core.loading import load_table
 from core.registry import ToolSpec, get_tool
 from core.reports import (
-    artifact_csv_bytes,
     build_report,
-    malformed_rows_frame,
+    outputs_artifacts,
     report_json_bytes,
     report_xlsx_bytes,
     to_jsonable,
+    write_artifact_csv,
 )
 from core.settings import Settings
 from core.states import Status, transition
@@ -243,17 +245,20 @@ class TaskRun:
                     "credits_charged": charged.amount,
                     "metrics": to_jsonable(result.metrics),
                 }
+            pa.default_memory_pool().release_unused()  # hand the agent's scratch memory back
             self.progress.write(
                 force=True,
                 agents_completed=list(completed),
                 partial_results={a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()},
             )
+        context.cache.clear()  # the per-column work is done: free it before the outputs are built
+        pa.default_memory_pool().release_unused()
         for agent_id in agents:
             self.runs.setdefault(agent_id, {"status": "not_run"})
         self.progress.write(
             force=True, progress=99, current_agent=None, progress_message="Writing the report"
         )
-        report = self._write_outputs(task, tables)
+        report = self._write_outputs(task, tables, workdir)
         partial = {a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()}
         summary = {**report["summary"], "dataset": report["dataset"]}
         with session_scope(self.factory) as session:
@@ -292,18 +297,13 @@ class TaskRun:
             else:
                 transition(session, fresh, Status.COMPLETED, progress=100, progress_message="Done", **common)
 
-    def _put(self, task: Task, filename: str, data: bytes, content_type: str) -> None:
+    def _put(self, task: Task, filename: str, data: bytes | BinaryIO, content_type: str) -> None:
         key = output_key(task.user_id, task.task_id, filename)
         self.store.write(key, data, content_type)
         self.outputs[filename] = key
 
-    def _write_outputs(self, task: Task, tables: dict[str, LoadedTable]) -> dict[str, Any]:
-        artifacts = {}
-        for result in self.results.values():
-            artifacts.update(result.artifacts)
-        malformed = malformed_rows_frame(tables)
-        if malformed is not None:
-            artifacts["malformed_rows.csv"] = malformed
+    def _write_outputs(self, task: Task, tables: dict[str, LoadedTable], workdir: Path) -> dict[str, Any]:
+        artifacts = outputs_artifacts(tables, self.results)
         downloads = ["report.json", "report.xlsx", *sorted(artifacts)]
         report = build_report(
             task_id=task.task_id,
@@ -314,9 +314,18 @@ class TaskRun:
             agent_runs=self.runs,
             downloads=downloads,
         )
-        for name, frame in sorted(artifacts.items()):
-            self._put(task, name, artifact_csv_bytes(frame), "text/csv")
-        self._put(task, "report.xlsx", report_xlsx_bytes(report, artifacts), XLSX_CONTENT_TYPE)
+        # the workbook is built beside the CSVs: both spend their time in Arrow and zlib, which
+        # release the GIL, so on two cores the outputs take the time of the slower one
+        with ThreadPoolExecutor(1, thread_name_prefix="report-xlsx") as pool:
+            workbook = pool.submit(report_xlsx_bytes, report, artifacts)
+            for name, frame in sorted(artifacts.items()):
+                path = workdir / f"artifact-{name}"
+                with path.open("wb") as sink:
+                    write_artifact_csv(frame, sink)
+                with path.open("rb") as source:
+                    self._put(task, name, source, "text/csv")
+                path.unlink()
+            self._put(task, "report.xlsx", workbook.result(), XLSX_CONTENT_TYPE)
         self._put(task, "report.json", report_json_bytes(report), "application/json")
         return report
 

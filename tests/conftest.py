@@ -103,3 +103,11 @@ def services(settings: Settings) -> Services:
     from core.services import build_services  # imported late: it pulls in the whole engine
 
     return build_services(settings, migrate=False)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type: ignore[no-untyped-def]
+    """Keep each phase's report on the test item, so fixtures can act on failure (screenshots)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -44,7 +44,7 @@ def test_upload_through_the_app_and_process_in_its_worker(
     running_app: tuple[str, dict[str, str]], app_services: Services
 ) -> None:
     base, _ = running_app
-    user = users.create_user(app_services.factory, "webuser", "password123", credits=10)
+    user = users.create_user(app_services.factory, "webuser", "password123", credits=100)
     data = b"city,temp\nOslo,3.5\nLima,19\nPune,\n"
     task = app_services.tasks.create_task(
         user.id,

@@ -45,7 +45,8 @@ def test_tools_lists_the_registry(env: dict[str, str]) -> None:
     tools = {t["id"]: t for t in json.loads(result.stdout)}
     assert set(tools) == {"profile-my-data", "clean-my-data", "master-my-data"}
     agents = {a["id"]: a for a in tools["profile-my-data"]["agents"]}
-    assert agents["statistics"]["available"] and not agents["outliers"]["available"]
+    assert agents["statistics"]["available"] and agents["outliers"]["available"]
+    assert not any(a["available"] for a in tools["clean-my-data"]["agents"])
 
 
 def test_run_completes_and_writes_downloads(env: dict[str, str], tmp_path: Path) -> None:
@@ -77,7 +78,8 @@ def test_run_completes_and_writes_downloads(env: dict[str, str], tmp_path: Path)
     assert report["dataset"]["files"][0]["delimiter"] == ";"
     assert report["dataset"]["files"][0]["rows"] == 3
     balance = cli(env, "credits", "grant", "demo", "5")
-    assert json.loads(balance.stdout)["balance"] == 100 - 3 + 5
+    cost = sum(a["credit_cost"] for a in json.loads(cli(env, "tools").stdout)[0]["agents"])
+    assert json.loads(balance.stdout)["balance"] == 100 - cost + 5
 
 
 def test_run_exits_1_with_the_error_code_on_a_bad_file(env: dict[str, str], tmp_path: Path) -> None:

@@ -297,8 +297,12 @@ def test_agents_share_one_inference_per_column_and_report_progress() -> None:
     )
     TypesAgent().run(context)
     inferred = context.cache[CACHE_KEY][("primary", "a")].column_type
-    assert [f for f, _ in seen] == [0.0, 0.5, 1.0]
-    assert seen[1][1] == "primary.csv: b"
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0  # columns inferred on all cores first
+    assert {"primary.csv: a", "primary.csv: b"} <= {m for _, m in seen}
+    progress_calls = len(seen)
+    TypesAgent().run(context)  # everything cached: no second inference, only the walk
+    assert [f for f, _ in seen[progress_calls:]] == [0.0, 0.5, 1.0]
     StatisticsAgent().run(context)
     CompletenessAgent().run(context)
     assert context.cache[CACHE_KEY][("primary", "a")].column_type is inferred
@@ -306,12 +310,9 @@ def test_agents_share_one_inference_per_column_and_report_progress() -> None:
 
 def test_the_registry_loads_these_agents() -> None:
     tool = get_tool("profile-my-data")
-    loaded = {agent_id: tool.agent(agent_id).load() for agent_id in ("types", "completeness", "statistics")}
-    assert {agent_id: agent.id for agent_id, agent in loaded.items()} == {
-        "types": "types",
-        "completeness": "completeness",
-        "statistics": "statistics",
-    }
+    loaded = {agent_id: tool.agent(agent_id).load() for agent_id in tool.default_agents()}
+    assert {agent_id: agent.id for agent_id, agent in loaded.items()} == {a.id: a.id for a in tool.agents}
+    assert all(a.available for a in tool.agents)
 
 
 def test_an_empty_column_and_a_single_row_do_not_break_anything() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from io import BytesIO
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,7 @@ import pytest
 
 from core import billing, users
 from core.errors import DQError, InvalidStateError, NotFoundError, ValidationError
+from core.registry import get_tool
 from core.services import Services
 from db.models import Task, utcnow
 from db.session import session_scope
@@ -63,7 +65,7 @@ def read_output(services: Services, task: dict, name: str) -> bytes:  # type: ig
     [
         ({"tool_id": "polish-my-data"}, "UNKNOWN_TOOL", "polish-my-data"),
         ({"agents": ["types", "telepathy"]}, "UNKNOWN_AGENT", "telepathy"),
-        ({"agents": ["uniqueness"]}, "AGENT_UNAVAILABLE", "uniqueness"),
+        ({"tool_id": "clean-my-data", "agents": ["tidy_text"]}, "AGENT_UNAVAILABLE", "tidy_text"),
         ({"agents": []}, "NO_AGENTS", "agent"),
         ({"parameters": {"colour": "red"}}, "UNKNOWN_PARAMETER", "colour"),
         ({"parameters": {"top_values": "many"}}, "INVALID_PARAMETER", "top_values"),
@@ -113,10 +115,18 @@ def test_full_lifecycle_produces_report_and_downloads(services, user) -> None:  
     assert services.worker("w").run_once() == task["task_id"]
     done = services.tasks.get_task(user.id, task["task_id"])
     assert done["status"] == "completed", done
-    assert done["progress"] == 100 and done["agents_completed"] == ["types", "completeness", "statistics"]
+    every_agent = [a.id for a in get_tool("profile-my-data").agents]
+    assert done["progress"] == 100 and done["agents_completed"] == every_agent
     assert done["result_summary"]["rows"] == 4
-    assert set(done["output_keys"]) >= {"report.json", "report.xlsx"}
-    assert users.get_user(services.factory, user.id).credits == 97
+    assert set(done["output_keys"]) >= {"report.json", "report.xlsx", "issue_rows.csv"}
+    cost = sum(a.credit_cost for a in get_tool("profile-my-data").agents)
+    assert users.get_user(services.factory, user.id).credits == 100 - cost
+    issue_rows = pd.read_csv(
+        BytesIO(read_output(services, done, "issue_rows.csv")), dtype=str, keep_default_na=False
+    )
+    assert issue_rows.columns.tolist() == ["row", "column", "value", "reason", "agent", "code"]
+    flagged = issue_rows[issue_rows["code"] == "DISGUISED_MISSING"]
+    assert flagged[["row", "column", "value"]].values.tolist() == [["3", "name", "N/A"]]
 
     report = json.loads(read_output(services, done, "report.json"))
     assert report["task_id"] == task["task_id"] and report["tool_id"] == "profile-my-data"
@@ -126,6 +136,8 @@ def test_full_lifecycle_produces_report_and_downloads(services, user) -> None:  
     assert columns["name"]["missing_count"] == 1  # the disguised "N/A"
     assert columns["amount"]["max"] == pytest.approx(10.5)
     assert {a["status"] for a in report["agents"].values()} == {"completed"}
+    assert report["summary"]["quality_score"] is not None and 0 <= report["summary"]["quality_score"] <= 100
+    assert "issue_rows.csv" in report["downloads"]
 
     downloads = services.tasks.get_downloads(user.id, task["task_id"])
     names = {d["filename"] for d in downloads}
@@ -256,11 +268,13 @@ def test_crashing_agent_is_refunded_and_others_still_run(services, user, monkeyp
     monkeypatch.setattr(completeness.CompletenessAgent, "run", explode)
     task = run(services, user.id, new_task(services, user.id)["task_id"])
     assert task["status"] == "completed"
-    assert task["agents_completed"] == ["types", "statistics"]
+    others = [a.id for a in get_tool("profile-my-data").agents if a.id != "completeness"]
+    assert task["agents_completed"] == others
     report = json.loads(read_output(services, task, "report.json"))
     assert report["agents"]["completeness"]["status"] == "failed"
     assert "not charged" in report["agents"]["completeness"]["error"]
-    assert users.get_user(services.factory, user.id).credits == 98
+    cost = sum(a.credit_cost for a in get_tool("profile-my-data").agents)
+    assert users.get_user(services.factory, user.id).credits == 100 - cost + 1
     kinds = [(e["kind"], e["agent_id"]) for e in billing.ledger(services.factory, user.id)]
     assert ("refund", "completeness") in kinds
 
@@ -347,7 +361,8 @@ def test_requeued_task_is_not_charged_twice(services, user) -> None:  # type: ig
     services.worker("w2").reap()
     assert services.worker("w2").run_once() == task["task_id"]
     assert services.tasks.get_task(user.id, task["task_id"])["status"] == "completed"
-    assert users.get_user(services.factory, user.id).credits == 97
+    cost = sum(a.credit_cost for a in get_tool("profile-my-data").agents)
+    assert users.get_user(services.factory, user.id).credits == 100 - cost
 
 
 def test_fresh_heartbeat_is_left_alone(services, user) -> None:  # type: ignore[no-untyped-def]

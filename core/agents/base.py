@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from core.agents.rows import RowRefs
+
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 
@@ -106,6 +108,9 @@ class AgentResult:
     recommendations: list[Recommendation] = field(default_factory=list)
     columns: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     artifacts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # The rows behind each finding, uncapped; merged into one `issue_rows.csv` by
+    # `core.agents.rows.issue_rows_frame` (see that module for the shape).
+    row_refs: list[RowRefs] = field(default_factory=list)
 
 
 ProgressCallback = Callable[[float, str | None], None]

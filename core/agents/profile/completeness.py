@@ -13,6 +13,7 @@ import numpy as np
 
 from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable, Recommendation
 from core.agents.profile.inference import ColumnProfile, each_column
+from core.agents.rows import RowRefs, refs
 
 AGENT_ID = "completeness"
 FIX_AGENT = "missing_values"
@@ -37,7 +38,7 @@ class CompletenessAgent:
         result = AgentResult()
         files: dict[str, dict[str, Any]] = {}
         row_gaps: dict[str, np.ndarray] = {}
-        for table, profile in each_column(context):
+        for table, profile in each_column(context, ("missing", "null")):
             gaps = row_gaps.setdefault(table.file_key, np.zeros(len(table.frame), dtype=bool))
             facts = _column_facts(profile, len(table.frame))
             gaps |= profile.missing.to_numpy()
@@ -48,7 +49,9 @@ class CompletenessAgent:
             totals["disguised_missing_cells"] += facts["disguised_missing_count"]
             totals["columns_with_missing"] += facts["missing_count"] > 0
             totals["empty_columns"] += facts["missing_count"] == len(table.frame)
-            result.alerts.extend(_alerts(table, profile, facts))
+            alerts = _alerts(table, profile, facts)
+            result.alerts.extend(alerts)
+            result.row_refs.extend(_row_refs(table, profile, {a.code for a in alerts}))
             result.recommendations.extend(_recommendations(table, profile, facts))
         for file_key, totals in files.items():
             _finish(totals, row_gaps[file_key])
@@ -161,6 +164,27 @@ def _alerts(table: LoadedTable, profile: ColumnProfile, facts: dict[str, Any]) -
             )
         )
     return alerts
+
+
+def _row_refs(table: LoadedTable, profile: ColumnProfile, codes: set[str]) -> list[RowRefs]:
+    """The cells behind MISSING_VALUES and DISGUISED_MISSING (an EMPTY_COLUMN is every row)."""
+    found = []
+    missing = profile.missing.to_numpy()
+    if "MISSING_VALUES" in codes:
+        found.append(refs(table.file_key, profile.name, AGENT_ID, "MISSING_VALUES", "no value", missing))
+    if "DISGUISED_MISSING" in codes:
+        disguised = missing & ~profile.null.to_numpy()
+        found.append(
+            refs(
+                table.file_key,
+                profile.name,
+                AGENT_ID,
+                "DISGUISED_MISSING",
+                "placeholder meaning no value",
+                disguised,
+            )
+        )
+    return found
 
 
 def _recommendations(

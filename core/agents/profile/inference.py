@@ -13,10 +13,11 @@ some patterns and are up to 30 times slower on a million rows.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -204,6 +205,8 @@ class ColumnType:
     mismatch_share: float = 0.0
     mismatch_count: int = 0
     mismatch_examples: tuple[str, ...] = ()
+    mismatch_number_format: str | None = None  # how the majority type is written, to find the misfits
+    mismatch_date_format: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -228,7 +231,9 @@ class _Candidate:
     formatted_examples: tuple[str, ...] = ()
 
 
-def infer_column(values: pd.Series, missing: pd.Series | None = None) -> ColumnType:
+def infer_column(
+    values: pd.Series, missing: pd.Series | None = None, distinct: int | None = None
+) -> ColumnType:
     """The type and meaning of a column of text, judged on its filled cells.
 
     Types are tried from the most specific (boolean, numbers, dates) to text, each first on
@@ -242,7 +247,8 @@ def infer_column(values: pd.Series, missing: pd.Series | None = None) -> ColumnT
     if n == 0:
         return ColumnType("empty", "none", parse_share=0.0)
     stripped = pc.utf8_trim_whitespace(_arrow(present))
-    distinct = int(pc.count_distinct(_arrow(present)).as_py())
+    if distinct is None:
+        distinct = int(pc.count_distinct(_arrow(present)).as_py())
     name = str(values.name) if values.name is not None else ""
     sample = _even_sample(stripped)
 
@@ -311,6 +317,8 @@ def _with_mismatch(
         mismatch_share=candidate.share,
         mismatch_count=len(misfits),
         mismatch_examples=examples,
+        mismatch_number_format=candidate.number_format,
+        mismatch_date_format=candidate.date_format,
     )
 
 
@@ -562,6 +570,30 @@ def _typed_numbers(text: pd.Series, column_type: ColumnType) -> pd.Series:
 
 # ---- shared, cached per column ----------------------------------------------------------------
 CACHE_KEY = "profile.columns"
+MATCHING_KEYS_KEPT = 100_000
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+class cached_property:
+    """`functools.cached_property` without its lock: on Python 3.11 that lock is shared by all
+    instances, so two threads computing two *different* columns would wait for each other.
+    Each column is computed by one thread at a time (see `warm`), so no lock is needed."""
+
+    def __init__(self, function: Callable[[Any], Any]) -> None:
+        self.function = function
+        self.name = function.__name__
+        self.__doc__ = function.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        cache = instance.__dict__
+        if self.name not in cache:
+            cache[self.name] = self.function(instance)
+        return cache[self.name]
 
 
 @dataclass
@@ -574,7 +606,9 @@ class ColumnProfile:
 
     @cached_property
     def missing(self) -> pd.Series:
-        return is_missing(self.text)
+        """Per row, from the distinct values' verdicts (one check per distinct value)."""
+        mask = self.missing_codes[self.encoded.codes]
+        return pd.Series(mask, index=self.text.index, name=self.text.name)
 
     @cached_property
     def null(self) -> pd.Series:
@@ -582,16 +616,172 @@ class ColumnProfile:
 
     @cached_property
     def column_type(self) -> ColumnType:
-        return infer_column(self.text, self.missing)
+        return infer_column(self.text, self.missing, distinct=int((~self.missing_codes).sum()))
 
     @cached_property
     def typed(self) -> pd.Series:
-        return typed_values(self.text, self.column_type)
+        """Typed values, parsed once per distinct value when values repeat (a quantity column
+        of a million rows and fifty values parses fifty texts)."""
+        encoded = self.encoded
+        if len(encoded.values) * 2 > len(self.text):
+            return typed_values(self.text, self.column_type)
+        distinct = pd.Series(encoded.values.to_pandas(), dtype="str", name=self.text.name)
+        per_value = typed_values(distinct, self.column_type)
+        typed = per_value.take(encoded.codes)
+        typed.index = self.text.index
+        return typed
+
+    def misfit_rows(self) -> np.ndarray:
+        """Rows (0-based) whose filled cell does not fit the column's majority type: the cells
+        behind MIXED_TYPES."""
+        column_type = self.column_type
+        if column_type.mismatch_type is None:
+            return np.empty(0, dtype=np.int64)
+        if column_type.inferred_type == column_type.mismatch_type:
+            typed = self.typed
+        else:
+            majority = replace(
+                column_type,
+                inferred_type=column_type.mismatch_type,
+                number_format=column_type.mismatch_number_format,
+                date_format=column_type.mismatch_date_format,
+            )
+            typed = typed_values(self.text, majority)
+        return np.flatnonzero(~self.missing.to_numpy() & typed.isna().to_numpy())
 
     @property
     def present(self) -> pd.Series:
         """The filled cells' text (missing cells and markers left out)."""
         return self.text[~self.missing.to_numpy()]
+
+    @cached_property
+    def encoded(self) -> Encoded:
+        return encode(self.text)
+
+    @cached_property
+    def missing_codes(self) -> np.ndarray:
+        """Per distinct value: True when it is a missing marker (so row masks cost a lookup)."""
+        return is_missing(pd.Series(self.encoded.values.to_pandas(), dtype="str")).to_numpy()
+
+    @cached_property
+    def matching(self) -> tuple[np.ndarray, pa.Array | None]:
+        """Per distinct value: the code of its matching key (`matching_keys`), -1 when the value
+        is missing; and the keys themselves when there are few enough to be categories (kept
+        for category variants; a million distinct emails' keys would only hold memory).
+        Rows reach them through `encoded.codes`."""
+        keys = matching_keys(self.encoded.values)
+        key_codes, uniques = pd.factorize(pd.Series(keys.to_pandas(), dtype="str"))
+        kept = pa.array(uniques) if len(uniques) <= MATCHING_KEYS_KEPT else None
+        return np.where(self.missing_codes, -1, key_codes).astype(np.int32), kept
+
+
+# ---- distinct values, once per column -------------------------------------------------------
+@dataclass(frozen=True)
+class Encoded:
+    """A column as codes into its distinct values, with each value's count.
+
+    Most checks depend on the value alone (is it an email, which shape has it), so they run
+    once per distinct value and reach the rows through `codes`: a city column of a million
+    rows and 300 cities costs 300 checks. Exact counts come for free from the same pass.
+    """
+
+    codes: np.ndarray  # int32, one per row, index into `values`
+    values: pa.Array  # the distinct texts, in order of first appearance
+    counts: np.ndarray  # int64, rows per distinct value
+
+    def rows_where(self, value_mask: np.ndarray) -> np.ndarray:
+        """Row positions (0-based, ascending) whose value is flagged in `value_mask`."""
+        if not value_mask.any():
+            return np.empty(0, dtype=np.int64)
+        return np.flatnonzero(value_mask[self.codes])
+
+    def rows_count(self, value_mask: np.ndarray) -> int:
+        return int(self.counts[value_mask].sum())
+
+
+def encode(text: pd.Series) -> Encoded:
+    """Codes, distinct values and counts of a text column (one hash pass)."""
+    codes, uniques = pd.factorize(as_text(text), sort=False)
+    values = pa.array(uniques)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    counts = np.bincount(codes, minlength=len(values)).astype(np.int64)
+    return Encoded(codes.astype(np.int32), values, counts)
+
+
+def matching_keys(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The text two spellings of the same thing share: lower case, accents, punctuation and
+    repeated spaces removed ("  São-Paulo " and "sao paulo" both give "sao paulo").
+
+    The one rule behind near-duplicate rows and category variants, so both agree on what
+    "the same value written differently" means.
+    """
+    array = pc.cast(values, pa.large_string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    ascii_only = _mask(pc.string_is_ascii(array))
+    if ascii_only.all():
+        return _ascii_matching_keys(array)
+    others = ~ascii_only  # usually a few: the regexes run on those alone
+    text = pc.utf8_normalize(array.filter(pa.array(others)), "NFKD")
+    text = pc.replace_substring_regex(text, r"\p{Mn}+", "")
+    text = pc.utf8_lower(text)
+    text = pc.replace_substring_regex(text, r"[^\w\s]+", " ")
+    text = pc.replace_substring_regex(text, r"\s+", " ")
+    slow = pc.utf8_trim_whitespace(text)
+    return pc.replace_with_mask(_ascii_matching_keys(array), pa.array(others), slow)
+
+
+_KEY_LUT = np.arange(256, dtype=np.uint8)
+_KEY_LUT[ord("A") : ord("Z") + 1] += 32  # lower case
+for _byte in range(128):
+    if not (chr(_byte).isalnum() or chr(_byte) == "_"):
+        _KEY_LUT[_byte] = ord(" ")  # punctuation and whitespace become one kind of gap
+
+
+def _ascii_matching_keys(array: pa.Array) -> pa.Array:
+    """`matching_keys` for ASCII text on the raw bytes: map each byte through a table, then
+    drop every space that starts a value, follows a space or ends a value. The three regex
+    passes it replaces cost ten times more on a million values."""
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    if data_buffer is None or offsets[-1] == offsets[0]:
+        return array
+    data = _KEY_LUT[np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]]
+    offsets = offsets - offsets[0]
+    space = data == ord(" ")
+    starts = np.zeros(len(data) + 1, dtype=bool)
+    starts[offsets[:-1]] = True
+    previous_space = np.concatenate(([True], space[:-1])) | starts[:-1]
+    keep = ~(space & previous_space)
+    data, offsets = _compact(data, offsets, keep)
+    ends = offsets[1:][offsets[1:] > offsets[:-1]] - 1
+    keep = np.ones(len(data), dtype=bool)
+    keep[ends[data[ends] == ord(" ")]] = False
+    data, offsets = _compact(data, offsets, keep)
+    return pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _compact(data: np.ndarray, offsets: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    dropped = np.flatnonzero(~keep)  # few: only stray spaces, so this stays small
+    if len(dropped) == 0:
+        return data, offsets
+    owner = np.searchsorted(offsets, dropped, side="right") - 1
+    per_value = np.bincount(owner, minlength=len(offsets) - 1)
+    removed_before = np.concatenate(([0], np.cumsum(per_value, dtype=np.int64)))
+    return data[keep], offsets - removed_before
+
+
+def has_typed_values(profile: ColumnProfile) -> bool:
+    """True for columns whose typed values differ from their text (numbers, dates, booleans):
+    the only ones worth converting, since a text column's "typed" values are a copy of it."""
+    return profile.column_type.inferred_type not in ("string", "empty")
+
+
+def typed_if_useful(table: LoadedTable, profile: ColumnProfile) -> None:
+    """`warm`'s per-column step for agents that read typed values of typed columns only."""
+    if has_typed_values(profile):
+        profile.typed  # noqa: B018 - computing the cached property is the point
 
 
 def column_profile(context: AgentContext, table: LoadedTable, column: str) -> ColumnProfile:
@@ -610,13 +800,56 @@ def column_count(context: AgentContext) -> int:
     return sum(int(t.frame.shape[1]) for t in context.tables.values())
 
 
-def each_column(context: AgentContext) -> Iterator[tuple[LoadedTable, ColumnProfile]]:
-    """Every column of every table with its shared profile, reporting progress as it goes."""
+def warm(
+    context: AgentContext,
+    attributes: Sequence[str],
+    *,
+    then: Callable[[LoadedTable, ColumnProfile], Any] | None = None,
+    share: float = 1.0,
+    columns: Sequence[ColumnProfile] | None = None,
+) -> bool:
+    """Compute `attributes` of every column's profile (and `then` per column, an agent's own
+    cached per-column work) on all cores, before an agent walks the columns one by one. Most
+    of the work is in Arrow kernels, which release the GIL, so columns really are computed
+    side by side. Progress goes up to `share` of the agent's bar; `columns` limits the work to
+    those profiles. True when there was work."""
+    every = [(t, column_profile(context, t, c)) for t in context.tables.values() for c in t.frame.columns]
+    if columns is not None:
+        every = [(t, p) for t, p in every if any(p is c for c in columns)]
+    todo = [(t, p) for t, p in every if then is not None or any(a not in p.__dict__ for a in attributes)]
+    if not todo:
+        return False
+
+    def compute(table: LoadedTable, profile: ColumnProfile) -> str:
+        for attribute in attributes:
+            getattr(profile, attribute)
+        if then is not None:
+            then(table, profile)
+        return f"{table.filename}: {profile.name}"
+
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="profile") as pool:
+        futures = [pool.submit(compute, t, p) for t, p in todo]
+        for done, future in enumerate(as_completed(futures), start=1):
+            context.progress(share * done / len(todo), future.result())
+    return True
+
+
+def each_column(
+    context: AgentContext,
+    prefetch: Sequence[str] = ("column_type",),
+    then: Callable[[LoadedTable, ColumnProfile], Any] | None = None,
+) -> Iterator[tuple[LoadedTable, ColumnProfile]]:
+    """Every column of every table with its shared profile, reporting progress as it goes;
+    `prefetch` (profile attributes) and `then` (an agent's per-column work) are computed
+    first on all cores by `warm`."""
     total = max(column_count(context), 1)
+    base = 0.0
+    if (prefetch or then is not None) and warm(context, prefetch, then=then, share=0.8):
+        base = 0.8
     done = 0
     for table in context.tables.values():
         for column in table.frame.columns:
-            context.progress(done / total, f"{table.filename}: {column}")
+            context.progress(base + (1 - base) * done / total, f"{table.filename}: {column}")
             yield table, column_profile(context, table, column)
             done += 1
     context.progress(1.0, None)

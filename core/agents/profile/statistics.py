@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable
-from core.agents.profile.inference import ColumnProfile, each_column
+from core.agents.profile.inference import ColumnProfile, each_column, typed_if_useful
 
 AGENT_ID = "statistics"
 DEFAULT_TOP_VALUES = 10
@@ -35,7 +37,7 @@ class StatisticsAgent:
         bins = int(context.parameters.get("histogram_bins", DEFAULT_HISTOGRAM_BINS))
         result = AgentResult()
         kinds = {"numeric": 0, "date": 0, "boolean": 0, "text": 0}
-        for table, profile in each_column(context):
+        for table, profile in each_column(context, ("column_type",), then=typed_if_useful):
             stats = column_statistics(profile, top_values=top, histogram_bins=bins)
             result.columns[(table.file_key, profile.name)] = stats
             kinds[_kind(profile)] += 1
@@ -82,7 +84,7 @@ def column_statistics(profile: ColumnProfile, *, top_values: int, histogram_bins
         stats["top_values"] = _top_values(values, top_values)
     else:
         stats["distinct_count"] = profile.column_type.distinct_count
-        stats["top_values"] = _top_values(present, top_values)
+        stats["top_values"] = _top_text_values(profile, top_values)
         if kind == "date":
             stats.update(_dates(profile.typed.dropna(), profile.column_type.inferred_type, histogram_bins))
         elif kind == "boolean":
@@ -186,6 +188,31 @@ def _top_values(values: pd.Series, limit: int) -> list[dict[str, Any]]:
         counts = pd.concat([leaders, pd.Series(cut, index=tied)])
     ordered = sorted(counts.items(), key=lambda item: (-int(item[1]), item[0]))
     return [{"value": _plain(value), "count": int(count)} for value, count in ordered]
+
+
+def _top_text_values(profile: ColumnProfile, limit: int) -> list[dict[str, Any]]:
+    """`_top_values` of a text column from its shared distinct-value counts (no second pass
+    over the rows); same order: count, then value."""
+    encoded = profile.encoded
+    counts = np.where(profile.missing_codes, 0, encoded.counts)
+    if not counts.any():
+        return []
+    keep = min(limit, int((counts > 0).sum()))
+    # the count of the keep-th most common value, from a histogram of the counts (no sort)
+    per_count = np.bincount(counts)
+    at_least = np.cumsum(per_count[::-1])[::-1]  # values with at least k rows, per k
+    cut = int(np.flatnonzero(at_least >= keep).max())
+    candidates = np.flatnonzero(counts >= cut)
+    if len(candidates) > 50 * limit:  # a million tied singletons: only the smallest values matter
+        values = encoded.values.take(pa.array(candidates))
+        order = pc.sort_indices(values)[: limit * 2].to_numpy()
+        candidates = np.concatenate([candidates[counts[candidates] > cut], candidates[order]])
+    pairs = [
+        (str(v), int(counts[i]))
+        for i, v in zip(candidates, encoded.values.take(pa.array(candidates)).to_pylist(), strict=True)
+    ]
+    pairs.sort(key=lambda item: (-item[1], item[0]))
+    return [{"value": value, "count": count} for value, count in pairs[:limit]]
 
 
 def _alerts(table: LoadedTable, profile: ColumnProfile, stats: dict[str, Any]) -> list[Finding]:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable, Recommendation
 from core.agents.profile.inference import (
     INFERRED_TYPES,
+    NUMBER_STYLES,
     ColumnProfile,
     ColumnType,
     each_column,
 )
+from core.agents.rows import RowRefs, refs
 
 AGENT_ID = "types"
 FIX_AGENT = "types_formats"
@@ -51,6 +56,7 @@ class TypesAgent:
             findings = _column_alerts(table, profile)
             mixed += any(f.code == "MIXED_TYPES" for f in findings)
             result.alerts.extend(findings)
+            result.row_refs.extend(_row_refs(table, profile, findings))
             result.recommendations.extend(_recommendations(findings))
         result.metrics = {
             "columns": sum(by_type.values()),
@@ -137,6 +143,43 @@ def _numbers_as_text(table: LoadedTable, profile: ColumnProfile) -> Finding | No
         count=count,
         examples=list(column_type.formatted_examples),
     )
+
+
+def _row_refs(table: LoadedTable, profile: ColumnProfile, findings: list[Finding]) -> list[RowRefs]:
+    """The cells behind MIXED_TYPES and NUMBERS_AS_TEXT (AMBIGUOUS_DATES is about the whole
+    column's reading, not about particular rows)."""
+    found = []
+    codes = {f.code for f in findings}
+    if "MIXED_TYPES" in codes:
+        words = TYPE_WORDS[profile.column_type.mismatch_type or "string"]
+        found.append(
+            refs(
+                table.file_key,
+                profile.name,
+                AGENT_ID,
+                "MIXED_TYPES",
+                f"not {words} like the rest of the column",
+                profile.misfit_rows(),
+            )
+        )
+    if "NUMBERS_AS_TEXT" in codes:
+        plain = pc.match_substring_regex(
+            pc.utf8_trim_whitespace(pa.array(profile.text)), f"^(?:{NUMBER_STYLES['plain'][0]})$"
+        )
+        formatted = profile.typed.notna().to_numpy() & ~pc.fill_null(plain, False).to_numpy(
+            zero_copy_only=False
+        )
+        found.append(
+            refs(
+                table.file_key,
+                profile.name,
+                AGENT_ID,
+                "NUMBERS_AS_TEXT",
+                "number written with signs or separators",
+                formatted,
+            )
+        )
+    return found
 
 
 def _recommendations(findings: list[Finding]) -> list[Recommendation]:

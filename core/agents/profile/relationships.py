@@ -1,0 +1,313 @@
+"""The `relationships` agent: numeric correlations, categorical associations (Cramér's V) and
+functional dependencies `A → B` that hold on at least 99% of rows, with the rows that break them.
+
+A dependency such as "zip decides city" that holds on 99.8% of rows is a rule the data means
+to follow: the 0.2% that break it are almost always typing mistakes, and they are listed row
+by row. Exact counts use the per-column codes of the shared cache (a pair of columns is one
+`bincount`); correlations, which do not need every row to be right to two decimals, are
+computed on an evenly spread sample, and the report says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import combinations, permutations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable
+from core.agents.profile.checks import Check, emit
+from core.agents.profile.inference import ColumnProfile, column_profile, typed_if_useful, warm
+from core.agents.rows import join_text
+
+AGENT_ID = "relationships"
+CACHE_KEY = "profile.relationships"
+FIX_AGENT = "dependency_repair"
+FD_MIN_SHARE = 0.99
+FD_MIN_ROWS_PER_VALUE = 5  # on average; below this "A decides B" is true of almost any column
+FD_MAX_VALUES = 100_000
+FD_SCREEN_ROWS = 50_000  # pairs are screened on this many rows before the exact count
+FD_SCREEN_SHARE = 0.97
+CORRELATION_SAMPLE = 200_000
+STRONG_CORRELATION = 0.9
+ASSOCIATION_MAX_VALUES = 100
+NUMERIC_MEANINGS = ("numeric", "currency", "percentage")
+
+
+@dataclass
+class Dependency:
+    determinant: str
+    dependent: str
+    share: float
+    rows_checked: int
+    violations: np.ndarray  # 0-based rows whose dependent differs from the usual one
+    expected: np.ndarray  # the usual dependent value's code for each violating row
+
+
+@dataclass
+class TableRelationships:
+    correlations: list[dict[str, Any]] = field(default_factory=list)
+    associations: list[dict[str, Any]] = field(default_factory=list)
+    dependencies: list[Dependency] = field(default_factory=list)
+    correlation_rows: int = 0
+    checks: list[Check] = field(default_factory=list)
+
+
+def table_relationships(context: AgentContext, table: LoadedTable) -> TableRelationships:
+    """The cached relationships of one table."""
+    cache: dict[str, TableRelationships] = context.cache.setdefault(CACHE_KEY, {})
+    if table.file_key not in cache:
+        cache[table.file_key] = _compute(context, table)
+    return cache[table.file_key]
+
+
+def _compute(context: AgentContext, table: LoadedTable) -> TableRelationships:
+    warm(context, ("encoded", "missing_codes", "column_type"), then=typed_if_useful)
+    profiles = [column_profile(context, table, c) for c in table.frame.columns]
+    found = TableRelationships()
+    found.correlations, found.correlation_rows = _correlations(profiles, len(table.frame))
+    found.associations = _associations(profiles)
+    found.dependencies = _dependencies(profiles, len(table.frame))
+    found.checks = [_violation_check(table, d, context) for d in found.dependencies if len(d.violations)]
+    return found
+
+
+def _sample_rows(n: int, size: int) -> np.ndarray:
+    return np.linspace(0, n - 1, min(n, size)).astype(np.int64) if n else np.empty(0, np.int64)
+
+
+def _correlations(profiles: list[ColumnProfile], n: int) -> tuple[list[dict[str, Any]], int]:
+    numeric = [
+        p
+        for p in profiles
+        if p.column_type.inferred_type in ("integer", "float")
+        and p.column_type.semantic_type in NUMERIC_MEANINGS
+    ]
+    if len(numeric) < 2:
+        return [], 0
+    rows = _sample_rows(n, CORRELATION_SAMPLE)
+    frame = pd.DataFrame({p.name: p.typed.to_numpy(dtype="float64", na_value=np.nan)[rows] for p in numeric})
+    frame = frame.where(np.isfinite(frame))
+    pearson = frame.corr(method="pearson", min_periods=10)
+    spearman = frame.rank().corr(method="pearson", min_periods=10)
+    pairs = []
+    for a, b in combinations(frame.columns, 2):
+        r, rho = pearson.loc[a, b], spearman.loc[a, b]
+        if pd.notna(r):
+            pairs.append({"column_a": a, "column_b": b, "pearson": float(r), "spearman": float(rho)})
+    pairs.sort(key=lambda p: -abs(p["pearson"]))
+    return pairs, len(rows)
+
+
+def _cramers_v(a: np.ndarray, b: np.ndarray, card_a: int, card_b: int) -> float:
+    table = np.bincount(a * card_b + b, minlength=card_a * card_b).reshape(card_a, card_b).astype(float)
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    total = table.sum()
+    if total == 0 or min(table.shape) < 2:
+        return 0.0
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / total
+    chi2 = float(((table - expected) ** 2 / expected).sum())
+    return float(np.sqrt(chi2 / total / (min(table.shape) - 1)))
+
+
+def _categorical(profile: ColumnProfile, limit: int) -> bool:
+    filled = int((~profile.missing_codes).sum())
+    return profile.column_type.inferred_type in ("string", "boolean") and 2 <= filled <= limit
+
+
+def _associations(profiles: list[ColumnProfile]) -> list[dict[str, Any]]:
+    """Cramér's V between columns of few categories, on every row where both are filled."""
+    chosen = [p for p in profiles if _categorical(p, ASSOCIATION_MAX_VALUES)]
+    pairs = []
+    for a, b in combinations(chosen, 2):
+        both = ~(a.missing_codes[a.encoded.codes] | b.missing_codes[b.encoded.codes])
+        if both.sum() < 2:
+            continue
+        v = _cramers_v(
+            a.encoded.codes[both].astype(np.int64),
+            b.encoded.codes[both].astype(np.int64),
+            len(a.encoded.counts),
+            len(b.encoded.counts),
+        )
+        pairs.append({"column_a": a.name, "column_b": b.name, "cramers_v": v})
+    pairs.sort(key=lambda p: -p["cramers_v"])
+    return pairs
+
+
+def _fd_share(a: np.ndarray, b: np.ndarray, card_b: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """Share of rows whose `b` is the most common `b` of their `a`; that usual `b` per `a`
+    value, and a mask of the rows that differ from it."""
+    key = a.astype(np.int64) * card_b + b
+    pair_codes, pairs = pd.factorize(key)
+    pair_counts = np.bincount(pair_codes)
+    pair_a, pair_b = pairs // card_b, pairs % card_b
+    order = np.lexsort((-pair_counts, pair_a))  # per a, the most common pair first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = pair_a[order][1:] != pair_a[order][:-1]
+    best = np.full(int(a.max()) + 1 if len(a) else 0, -1, dtype=np.int64)
+    best[pair_a[order][first]] = pair_b[order][first]
+    agree = int(pair_counts[order][first].sum())
+    differs = b != best[a]
+    return agree / len(a) if len(a) else 1.0, best, differs
+
+
+def _values_covering(profile: ColumnProfile, share: float) -> int:
+    """How many of the most common values it takes to cover `share` of the filled rows."""
+    counts = np.sort(profile.encoded.counts[~profile.missing_codes])[::-1]
+    if len(counts) == 0:
+        return 0
+    return int(np.searchsorted(np.cumsum(counts), share * counts.sum() - 1e-9) + 1)
+
+
+def _dependencies(profiles: list[ColumnProfile], n: int) -> list[Dependency]:
+    """`A → B` rules holding on ≥ 99% of the rows where both are filled.
+
+    Candidates: A with enough rows per value that the rule means something, B with at most as
+    many values as A. Each pair is screened on an evenly spread sample, then counted exactly.
+    """
+    usable = []
+    for p in profiles:
+        distinct = int((~p.missing_codes).sum())
+        if 2 <= distinct <= FD_MAX_VALUES and p.column_type.semantic_type not in ("free_text",):
+            usable.append((p, distinct, _values_covering(p, FD_MIN_SHARE)))
+    screen = _sample_rows(n, FD_SCREEN_ROWS)
+    found = []
+    for (a, card_a, _), (b, _, core_b) in permutations(usable, 2):
+        # if A decides B on 99% of rows, those rows hold at most as many B values as A has
+        if core_b > card_a or n / card_a < FD_MIN_ROWS_PER_VALUE:
+            continue
+        codes_a, codes_b = a.encoded.codes, b.encoded.codes
+        sample_both = ~(a.missing_codes[codes_a[screen]] | b.missing_codes[codes_b[screen]])
+        sample_a, sample_b = codes_a[screen][sample_both], codes_b[screen][sample_both]
+        if len(sample_a) < 2:
+            continue
+        share, _, _ = _fd_share(sample_a, sample_b, len(b.encoded.counts))
+        if share < FD_SCREEN_SHARE:
+            continue
+        both = ~(a.missing_codes[codes_a] | b.missing_codes[codes_b])
+        positions = np.flatnonzero(both)
+        full_a, full_b = codes_a[positions], codes_b[positions]
+        share, best, differs = _fd_share(full_a, full_b, len(b.encoded.counts))
+        if share < FD_MIN_SHARE:
+            continue
+        found.append(
+            Dependency(a.name, b.name, share, len(positions), positions[differs], best[full_a[differs]])
+        )
+    found.sort(key=lambda d: (-d.share, d.determinant, d.dependent))
+    return found
+
+
+def _violation_check(table: LoadedTable, dependency: Dependency, context: AgentContext) -> Check:
+    a = column_profile(context, table, dependency.determinant)
+    b = column_profile(context, table, dependency.dependent)
+    rows = dependency.violations
+    expected = b.encoded.values.take(pa.array(dependency.expected))
+    given = a.encoded.values.take(pa.array(a.encoded.codes[rows]))
+    reasons = join_text(
+        f"'{dependency.dependent}' differs from the usual value for this '{dependency.determinant}' (",
+        given,
+        " → ",
+        expected,
+        ")",
+    )
+    examples = [
+        f"row {r + 1}: {x} → {y}, usually {z}"
+        for r, x, y, z in zip(
+            rows[:5],
+            given[:5].to_pylist(),
+            b.encoded.values.take(pa.array(b.encoded.codes[rows[:5]])).to_pylist(),
+            expected[:5].to_pylist(),
+            strict=True,
+        )
+    ]
+    return Check(
+        code="DEPENDENCY_VIOLATION",
+        severity="medium",
+        dimension="consistency",
+        file_key=table.file_key,
+        column=dependency.dependent,
+        rows=rows,
+        reason=f"breaks the rule {dependency.determinant} → {dependency.dependent}",
+        reasons=reasons,
+        message=f"'{dependency.determinant}' decides '{dependency.dependent}' in {dependency.share:.2%} of "
+        f"rows, but {len(rows):,} row(s) break the rule; they are probably typing mistakes.",
+        examples=examples,
+        fix_agent=FIX_AGENT,
+        fix_message=f"Repair '{dependency.dependent}' in the rows that break "
+        f"{dependency.determinant} → {dependency.dependent}.",
+    )
+
+
+class RelationshipsAgent:
+    id = AGENT_ID
+
+    def run(self, context: AgentContext) -> AgentResult:
+        result = AgentResult()
+        metrics: dict[str, Any] = {"files": {}}
+        for index, table in enumerate(context.tables.values()):
+            context.progress(index / max(len(context.tables), 1), f"{table.filename}: comparing columns")
+            found = table_relationships(context, table)
+            self._report(result, table, found, "" if len(context.tables) == 1 else f"_{table.file_key}")
+            metrics["files"][table.file_key] = {
+                "functional_dependencies": len(found.dependencies),
+                "exact_dependencies": sum(1 for d in found.dependencies if len(d.violations) == 0),
+                "strong_correlations": sum(
+                    1 for c in found.correlations if abs(c["pearson"]) >= STRONG_CORRELATION
+                ),
+                "correlation_sample_rows": found.correlation_rows,
+                "correlations_sampled": found.correlation_rows < len(table.frame),
+            }
+        context.progress(1.0, None)
+        metrics["note"] = (
+            f"Correlations use an evenly spread sample of up to {CORRELATION_SAMPLE:,} rows; associations "
+            "and dependencies count every row."
+        )
+        result.metrics = metrics
+        return result
+
+    @staticmethod
+    def _report(result: AgentResult, table: LoadedTable, found: TableRelationships, suffix: str) -> None:
+        emit(result, AGENT_ID, found.checks)
+        if found.correlations:
+            result.artifacts[f"correlations{suffix}.csv"] = pd.DataFrame(found.correlations)
+        if found.associations:
+            result.artifacts[f"associations{suffix}.csv"] = pd.DataFrame(found.associations)
+        if found.dependencies:
+            result.artifacts[f"dependencies{suffix}.csv"] = pd.DataFrame(
+                [
+                    {
+                        "rule": f"{d.determinant} → {d.dependent}",
+                        "determinant": d.determinant,
+                        "dependent": d.dependent,
+                        "share_of_rows": d.share,
+                        "rows_checked": d.rows_checked,
+                        "rows_breaking_it": len(d.violations),
+                    }
+                    for d in found.dependencies
+                ]
+            )
+        for pair in found.correlations:
+            if abs(pair["pearson"]) >= STRONG_CORRELATION:
+                result.alerts.append(
+                    Finding(
+                        severity="info",
+                        agent=AGENT_ID,
+                        code="STRONG_CORRELATION",
+                        message=f"'{pair['column_a']}' and '{pair['column_b']}' move together "
+                        f"(correlation {pair['pearson']:.2f}); one may be derived from the other.",
+                        column=pair["column_a"],
+                        file_key=table.file_key,
+                        count=found.correlation_rows,
+                        examples=[f"{pair['column_a']} ~ {pair['column_b']}"],
+                    )
+                )
+        for dependency in found.dependencies:
+            result.columns.setdefault((table.file_key, dependency.dependent), {}).setdefault(
+                "determined_by", []
+            ).append({"column": dependency.determinant, "share": dependency.share})
+            result.columns.setdefault((table.file_key, dependency.determinant), {}).setdefault(
+                "determines", []
+            ).append({"column": dependency.dependent, "share": dependency.share})

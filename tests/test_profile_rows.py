@@ -1,0 +1,118 @@
+"""Every finding backed by its rows: the one issue_rows table merged from all agents (1-based
+row numbers, uncapped, sorted), its CSV and its report.xlsx sheet, including a sheet longer
+than Excel allows."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+
+from core import reports
+from core.agents.base import AgentResult
+from core.agents.rows import issue_rows_table, refs
+from core.reports import artifact_csv_bytes, outputs_artifacts, report_xlsx_bytes
+from tests.profile_helpers import table_of
+
+
+def _report() -> dict:  # type: ignore[type-arg]
+    return {
+        "task_id": "t",
+        "tool_id": "profile-my-data",
+        "generated_at": "now",
+        "summary": {},
+        "dataset": {"files": []},
+        "columns": [],
+        "alerts": [],
+        "issues": [],
+        "recommendations": [],
+        "agents": {},
+    }
+
+
+def test_row_refs_of_all_agents_merge_into_one_sorted_table() -> None:
+    table = table_of({"city": ["Oslo", " Lima", "", "=cmd"], "zip": ["1", "2", "3", "4"]})
+    first = AgentResult(
+        row_refs=[refs("primary", "city", "patterns", "WS", "spaces", np.array([False, True, False, True]))]
+    )
+    second = AgentResult(
+        row_refs=[
+            refs("primary", "city", "completeness", "MISSING_VALUES", "no value", np.array([2])),
+            refs(
+                "primary",
+                None,
+                "uniqueness",
+                "DUPLICATE_ROWS",
+                "copy",
+                np.array([3]),
+                values=["same as row 1"],
+            ),
+        ]
+    )
+    merged = issue_rows_table({"primary": table}, [first, second]).to_pandas()
+    assert merged.columns.tolist() == ["row", "column", "value", "reason", "agent", "code"]
+    assert merged["row"].tolist() == [2, 3, 4, 4]  # 1-based data rows, sorted
+    # a whole-row finding (no column) comes first within its row; cell values are the file's
+    assert merged["value"].tolist() == [" Lima", "", "same as row 1", "=cmd"]
+    assert merged["code"].tolist() == ["WS", "MISSING_VALUES", "DUPLICATE_ROWS", "WS"]
+    assert merged["column"].tolist() == ["city", "city", "", "city"]
+
+
+def test_several_files_get_a_file_column() -> None:
+    one, two = table_of({"a": ["x"]}, "primary"), table_of({"a": ["y", "z"]}, "secondary")
+    result = AgentResult(
+        row_refs=[
+            refs("primary", "a", "p", "C", "r", np.array([0])),
+            refs("secondary", "a", "p", "C", "r", np.array([1])),
+        ]
+    )
+    merged = issue_rows_table({"primary": one, "secondary": two}, [result]).to_pandas()
+    assert merged[["file", "row", "value"]].values.tolist() == [
+        ["primary.csv", 1, "x"],
+        ["secondary.csv", 2, "z"],
+    ]
+
+
+def test_issue_rows_are_an_artifact_and_a_sheet_uncapped_and_formula_safe() -> None:
+    n = reports.BULK_SHEET_ROWS * 3  # long enough for the bulk writers
+    values = [f"v{i}" for i in range(n)]
+    values[7] = '=HYPERLINK("http://x")'
+    values[8] = "<b>&amp;</b>"
+    table = table_of({"col": values})
+    result = AgentResult(
+        row_refs=[refs("primary", "col", "patterns", "X", "because", np.ones(n, dtype=bool))]
+    )
+    artifacts = outputs_artifacts({"primary": table}, {"patterns": result})
+    frame = artifacts["issue_rows.csv"]
+    assert len(frame) == n
+
+    text = artifact_csv_bytes(frame).decode("utf-8-sig")
+    back = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    assert (
+        len(back) == n
+        and back["value"][7] == '\'=HYPERLINK("http://x")'
+        and back["value"][8] == "<b>&amp;</b>"
+    )
+
+    book = openpyxl.load_workbook(io.BytesIO(report_xlsx_bytes(_report(), artifacts)), read_only=True)
+    rows = list(book["issue_rows"].iter_rows(values_only=True))
+    assert rows[0] == ("row", "column", "value", "reason", "agent", "code")
+    assert len(rows) == n + 1
+    assert rows[8] == (8, "col", '=HYPERLINK("http://x")', "because", "patterns", "X")  # text, not a formula
+    assert rows[9][2] == "<b>&amp;</b>" and rows[-1][0] == n
+
+
+def test_a_sheet_longer_than_excel_allows_says_it_was_cut(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(reports, "MAX_XLSX_ROWS", 30)
+    monkeypatch.setattr(reports, "BULK_SHEET_ROWS", 10)
+    frame = pd.DataFrame({"row": pa.array(range(1, 101)), "value": [f"v{i}" for i in range(100)]})
+    book = openpyxl.load_workbook(
+        io.BytesIO(report_xlsx_bytes(_report(), {"issue_rows.csv": frame})), read_only=True
+    )
+    rows = list(book["issue_rows"].iter_rows(values_only=True))
+    assert len(rows) == 31  # header, 29 rows, the note
+    assert rows[29][:2] == (29, "v28")
+    assert rows[30][0] == "71 more row(s) did not fit in Excel's row limit; the CSV download has them all."
