@@ -259,6 +259,11 @@ class RelationshipsAgent:
                 ),
                 "correlation_sample_rows": found.correlation_rows,
                 "correlations_sampled": found.correlation_rows < len(table.frame),
+                # every numeric pair, for the correlation heatmap (bounded by the numeric columns)
+                "correlation_pairs": [
+                    {"a": c["column_a"], "b": c["column_b"], "r": round(c["pearson"], 4)}
+                    for c in found.correlations[:1000]
+                ],
             }
         context.progress(1.0, None)
         metrics["note"] = (
