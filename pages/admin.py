@@ -38,9 +38,9 @@ st.dataframe(frame, hide_index=True, width="stretch")
 
 st.subheader("Change an account")
 by_name = {u.username: u for u in everyone}
-chosen = st.selectbox(
-    "Account", list(by_name), index=list(by_name).index(pending[0].username) if pending else 0
-)
+if st.session_state.get("admin_account") not in by_name:  # first visit, or the account is gone
+    st.session_state["admin_account"] = pending[0].username if pending else next(iter(by_name))
+chosen = st.selectbox("Account", list(by_name), key="admin_account")
 target = by_name[chosen]
 actions = st.columns(4)
 if not target.is_verified and actions[0].button("Approve", type="primary"):

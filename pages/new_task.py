@@ -22,7 +22,7 @@ st.title("New task")
 def step_indicator(current: int) -> None:
     cells = st.columns(len(STEPS))
     for index, (cell, name) in enumerate(zip(cells, STEPS, strict=True)):
-        marker = "✅" if index < current else ("🔵" if index == current else "⚪")
+        marker = "✓" if index < current else ("●" if index == current else "○")
         weight = "**" if index == current else ""
         cell.markdown(f"{marker} {weight}{index + 1}. {name}{weight}")
     st.progress((current + 1) / len(STEPS))

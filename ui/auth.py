@@ -150,9 +150,18 @@ def _authenticator(services: Services, credentials: dict[str, Any]) -> stauth.Au
     )
 
 
+# The app's page addresses: before sign-in each of them shows the sign-in screen, so a link to a
+# page (or a reload while the sign-in cookie is read) lands on that page once signed in.
+APP_URL_PATHS = ("my_tasks", "task", "account", "admin")
+
+
 def _screen(draw: Callable[[], None], title: str) -> NoReturn:
     """Show a screen of its own (no page menu) and end the run."""
-    st.navigation([st.Page(draw, title=title, url_path="welcome", default=True)], position="hidden").run()
+    pages = [st.Page(draw, title=title, url_path="welcome", default=True)]
+    pages += [
+        st.Page(lambda: draw(), title=title, url_path=path, visibility="hidden") for path in APP_URL_PATHS
+    ]
+    st.navigation(pages, position="hidden").run()
     st.stop()
     raise AssertionError("unreachable")
 

@@ -36,7 +36,7 @@ def _ensure_target(svc: Services, user: UserView, wizard: Wizard, slot: str) -> 
         wizard.task_id = task["task_id"]
         wizard.targets = svc.tasks.issue_upload_urls(user.id, wizard.task_id)
         return True
-    if slot not in wizard.targets or wizard.targets[slot]["filename"] != chosen.name:
+    if slot not in wizard.targets:
         wizard.targets[slot] = svc.tasks.declare_file(user.id, wizard.task_id, slot, chosen.name, chosen.size)
     return True
 
@@ -85,14 +85,13 @@ def _slot(svc: Services, user: UserView, wizard: Wizard, slot_key: str) -> None:
         state = direct_upload(
             f"direct_{g}_{slot_key}", label=slot.label, accept=slot.extensions, max_bytes=limit, target=target
         )
-        if state.name and state.phase in ("selected", "uploading", "uploaded", "error"):
-            same = (
-                current is not None
-                and current.source == "direct"
-                and (current.name, current.size) == (state.name, state.size)
-            )
+        if state.phase == "rejected" and current is not None and current.source == "direct":
+            wizard.files.pop(slot_key, None)  # the component refused the new file and dropped the old
+        elif state.name and state.phase in ("selected", "uploading", "uploaded", "error"):
+            same = current is not None and current.source == "direct" and current.selection == state.selection
             if not same:
-                if _choose(svc, user, wizard, slot_key, SlotFile("direct", state.name, state.size or 0)):
+                picked = SlotFile("direct", state.name, state.size or 0, selection=state.selection)
+                if _choose(svc, user, wizard, slot_key, picked):
                     st.rerun()  # the component gets its URL on the next run and starts the upload
             elif current is not None:
                 current.uploaded = state.phase == "uploaded"

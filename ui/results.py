@@ -140,13 +140,31 @@ def _missing_chart(columns: list[dict[str, Any]]) -> go.Figure | None:
 
 
 def _correlation_heatmap(report: dict[str, Any]) -> go.Figure | None:
-    metrics = (report.get("agents", {}).get("relationships") or {}).get("metrics") or {}
-    matrix = metrics.get("correlations")
-    if not isinstance(matrix, dict) or not matrix.get("columns"):
+    files = ((report.get("agents", {}).get("relationships") or {}).get("metrics") or {}).get("files") or {}
+    pairs = next((f.get("correlation_pairs") for f in files.values() if f.get("correlation_pairs")), None)
+    if not pairs:
         return None
-    names, values = matrix["columns"], matrix["values"]
-    figure = go.Figure(go.Heatmap(z=values, x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu"))
-    figure.update_layout(title="Correlations", height=420, margin={"t": 40, "b": 40, "l": 40, "r": 10})
+    names = list(dict.fromkeys([p["a"] for p in pairs] + [p["b"] for p in pairs]))
+    index = {name: i for i, name in enumerate(names)}
+    matrix: list[list[float | None]] = [[1.0 if a == b else None for b in names] for a in names]
+    for pair in pairs:
+        a, b = index[pair["a"]], index[pair["b"]]
+        matrix[a][b] = matrix[b][a] = pair["r"]
+    labels = [str(n) for n in names]
+    figure = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=labels,
+            y=labels,
+            zmin=-1,
+            zmax=1,
+            colorscale="RdBu",
+            hovertemplate="%{x} ~ %{y}: %{z:.2f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title="Correlations between numeric columns", height=420, margin={"t": 40, "b": 40, "l": 40, "r": 10}
+    )
     return figure
 
 

@@ -27,6 +27,7 @@ class SlotFile:
     size: int
     uploaded: bool = False
     error: str | None = None
+    selection: str | None = None  # the direct-upload component's id for this pick of a file
 
 
 @dataclass

@@ -1,0 +1,182 @@
+"""The whole product in a real browser: Debian's Chromium driven by Playwright against
+`streamlit run app.py` on the embedded default.
+
+First admin, registration and approval, a profile task uploaded through the browser-direct
+path, live progress to completed, a chart, a download, isolation between users, and user
+data shown as text. A failing test leaves a screenshot in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from core.settings import PROJECT_ROOT
+from tests.app_server import streamlit_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+if not CHROMIUM.exists() and not os.environ.get("CI"):
+    pytestmark.append(pytest.mark.skip(reason="Debian's chromium is not installed (make test installs it)"))
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with streamlit_app(tmp_path_factory.mktemp("e2e") / "data") as (base, _env):
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    contexts = []
+
+    def make():  # type: ignore[no-untyped-def]
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        context.set_default_timeout(30_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for n, context in enumerate(contexts):
+        if failed:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            for m, page in enumerate(context.pages):
+                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{n}-{m}.png"), full_page=True)
+        context.close()
+
+
+def textbox(page, name: str):  # type: ignore[no-untyped-def]
+    return page.get_by_role("textbox", name=name, exact=True)
+
+
+def button(page, name: str):  # type: ignore[no-untyped-def]
+    return page.get_by_role("button", name=name, exact=True)
+
+
+def sign_in(page, base: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base)
+    textbox(page, "User name").fill(username)
+    textbox(page, "Password").fill(password)
+    button(page, "Sign in").click()
+    page.get_by_text("Signed in as").wait_for()
+
+
+def sign_out(page) -> None:  # type: ignore[no-untyped-def]
+    button(page, "Sign out").click()
+    button(page, "Sign in").wait_for()
+
+
+def upload_direct(page, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Give the file to the browser-direct upload component and wait for the upload to finish."""
+    page.locator("[data-testid=direct-upload][data-phase=empty]").first.wait_for()
+    page.get_by_test_id("direct-upload-input").first.set_input_files(str(path))
+    page.get_by_text(re.compile(r"is uploaded")).wait_for(timeout=60_000)
+
+
+def run_profile(page, base: str, csv: Path) -> str:  # type: ignore[no-untyped-def]
+    """Walk the wizard for profile-my-data and return the task id from the task page's URL."""
+    page.goto(base)
+    page.get_by_text("What would you like to do?").wait_for()
+    button(page, "Choose").first.click()
+    page.get_by_text("which checks should run").wait_for()
+    button(page, "Next →").click()
+    page.get_by_role("heading", name="Settings").wait_for()
+    button(page, "Next →").click()
+    page.get_by_role("heading", name="Your files").wait_for()
+    upload_direct(page, csv)
+    button(page, "Next →").click()
+    button(page, "Start processing").click()
+    page.wait_for_url(re.compile(r"/task\?id="))
+    return page.url.split("id=", 1)[1].split("&", 1)[0]
+
+
+def test_the_whole_flow(app: str, new_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    admin = new_page()
+    admin.goto(app)
+    textbox(admin, "Your name").fill("Ada Admin")
+    textbox(admin, "E-mail").fill("ada@example.com")
+    textbox(admin, "User name").fill("ada")
+    textbox(admin, "Password").fill("Secret#1234")
+    textbox(admin, "Repeat the password").fill("Secret#1234")
+    button(admin, "Create administrator").click()
+    sign_in(admin, app, "ada", "Secret#1234")
+    sign_out(admin)
+
+    # a second person registers and waits for approval
+    admin.get_by_role("tab", name="Create an account").click()
+    textbox(admin, "First name").fill("Bob")
+    textbox(admin, "Last name").fill("Brown")
+    textbox(admin, "Email").fill("bob@example.com")
+    textbox(admin, "Username").fill("bob")
+    admin.get_by_role("textbox", name="Password", exact=True).last.fill("Secret#1234")
+    textbox(admin, "Repeat password").fill("Secret#1234")
+    button(admin, "Create account").click()
+    admin.get_by_text("once an administrator approves it").wait_for()
+    sign_in_attempt = new_page()
+    sign_in_attempt.goto(app)
+    textbox(sign_in_attempt, "User name").fill("bob")
+    textbox(sign_in_attempt, "Password").fill("Secret#1234")
+    button(sign_in_attempt, "Sign in").click()
+    sign_in_attempt.get_by_text("waiting for an administrator").wait_for()
+
+    # the administrator approves
+    sign_in(admin, app, "ada", "Secret#1234")
+    admin.goto(f"{app}/admin")
+    admin.get_by_text("waiting for approval").wait_for()
+    button(admin, "Approve").click()
+    admin.get_by_text("waiting for approval").wait_for(state="detached")
+
+    # Bob runs a profile through the browser-direct upload
+    bob = new_page()
+    sign_in(bob, app, "bob", "Secret#1234")
+    csv = tmp_path / "customers.csv"
+    csv.write_text(f"id,city,{HOSTILE}\n1,Oslo,3\n2,Lima,\n3,N/A,7\n4,Oslo,9\n")
+    task_id = run_profile(bob, app, csv)
+    bob.get_by_role("tab", name="Downloads").wait_for(timeout=90_000)  # results appear on completion
+
+    # a chart in the column explorer
+    bob.get_by_role("tab", name="Columns").click()
+    bob.locator(".js-plotly-plot").first.wait_for()
+
+    # user data is text: the hostile column name is shown, never turned into an element
+    assert bob.locator("img[src='x']").count() == 0
+    bob.get_by_role("tab", name="Columns").click()
+    assert HOSTILE in bob.content() or bob.get_by_text(HOSTILE).count() >= 1
+
+    # the download link serves report.json
+    bob.get_by_role("tab", name="Downloads").click()
+    links = bob.get_by_role("link", name="Download")
+    links.first.wait_for()
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    report_url = next(h for h in hrefs if "report.json" in h)
+    report = json.loads(requests.get(report_url, timeout=10).content)
+    assert report["task_id"] == task_id and report["dataset"]["files"][0]["rows"] == 4
+    assert HOSTILE in [c["name"] for c in report["columns"]]
+
+    # Ada cannot open Bob's task by its address
+    admin.goto(f"{app}/task?id={task_id}")
+    admin.get_by_text("Task not found").wait_for()
+    assert admin.get_by_text("customers.csv").count() == 0
