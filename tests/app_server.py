@@ -66,8 +66,8 @@ def streamlit_app(
     try:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with contextlib.suppress(requests.ConnectionError):
-                if requests.get(f"{base}/_stcore/health", timeout=2).status_code == 200:
+            with contextlib.suppress(requests.RequestException):  # not up yet, or busy starting
+                if requests.get(f"{base}/_stcore/health", timeout=5).status_code == 200:
                     break
             if proc.poll() is not None:
                 log.flush()

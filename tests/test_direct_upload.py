@@ -25,11 +25,11 @@ from core.settings import PROJECT_ROOT
 from storage.local import LocalObjectStore
 from storage.routes import storage_routes
 from tests.app_server import streamlit_app
+from tests.conftest import CHROMIUM
 from tests.storage_servers import listening_socket, serve_asgi, socket_url
 from ui.direct_upload import UploadState, _extensions, _target
 from ui.server_upload import put_to_presigned
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 APP = "tests/apps/direct_upload_app.py"
 NO_BROWSER = not CHROMIUM.exists() and not os.environ.get("CI")
@@ -150,19 +150,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, LocalOb
     with streamlit_app(data_dir, script=APP) as (base, _env):
         # the same folder the app's store writes to; reading needs no signature
         yield base, LocalObjectStore(data_dir / "objects", "unused-for-reading", base, 10**8)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

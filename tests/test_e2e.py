@@ -19,8 +19,8 @@ import requests
 
 from core.settings import PROJECT_ROOT
 from tests.app_server import streamlit_app
+from tests.conftest import CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -28,24 +28,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytestmark.append(pytest.mark.skip(reason="Debian's chromium is not installed (make test installs it)"))
 
-sync_api = pytest.importorskip("playwright.sync_api")
-
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with streamlit_app(tmp_path_factory.mktemp("e2e") / "data") as (base, _env):
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
