@@ -117,9 +117,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Debian's Chromium driven by Playwright (never a browser that Playwright downloads)."""
+    """Debian's Chromium driven by Playwright (never a browser that Playwright downloads).
+
+    Module-scoped: Playwright's sync API keeps an event loop on the main thread while it runs,
+    which later tests that start their own loop must not find."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
