@@ -45,6 +45,8 @@ def _findings(records: list[dict[str, Any]], kind: str, key: str) -> None:
         frame = frame[frame["column"].astype(str) == column]
     if search:
         frame = frame[frame["message"].str.contains(search, case=False, regex=False)]
+    if "column" in frame:
+        frame = frame.assign(column=frame["column"].fillna("").astype(str))  # whole-file findings
     if "examples" in frame:
         frame = frame.assign(examples=frame["examples"].map(lambda v: ", ".join(map(str, v or []))))
     shown = [c for c in ("severity", "column", "message", "count", "examples", "code", "agent") if c in frame]
@@ -169,6 +171,7 @@ def _correlation_heatmap(report: dict[str, Any]) -> go.Figure | None:
 
 
 FACTS = (
+    "quality_score",
     "inferred_type",
     "semantic_type",
     "count",
