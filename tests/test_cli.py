@@ -29,6 +29,25 @@ def cli(
     )
 
 
+def profile(
+    env: dict[str, str], path: Path, out: object, user: str, *extra: str
+) -> subprocess.CompletedProcess:
+    """`python -m core run` of profile-my-data on one file."""
+    return cli(
+        env,
+        "run",
+        "--tool",
+        "profile-my-data",
+        "--file",
+        f"primary={path}",
+        "--user",
+        user,
+        "--out",
+        str(out),
+        *extra,
+    )
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     environment = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(PROJECT_ROOT)}
@@ -55,17 +74,11 @@ def test_run_completes_and_writes_downloads(env: dict[str, str], tmp_path: Path)
         "region;amount;day\nNorth;10,5;2024-01-01\nSouth;;2024-01-02\nEast;7;2024-01-03\n", "latin-1"
     )
     out = tmp_path / "out"
-    result = cli(
+    result = profile(
         env,
-        "run",
-        "--tool",
-        "profile-my-data",
-        "--file",
-        f"primary={data}",
-        "--user",
-        "demo",
-        "--out",
+        data,
         str(out),
+        "demo",
         "--param",
         "top_values=3",
     )
@@ -85,17 +98,11 @@ def test_run_completes_and_writes_downloads(env: dict[str, str], tmp_path: Path)
 def test_run_exits_1_with_the_error_code_on_a_bad_file(env: dict[str, str], tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
-    result = cli(
+    result = profile(
         env,
-        "run",
-        "--tool",
-        "profile-my-data",
-        "--file",
-        f"primary={empty}",
-        "--user",
-        "demo",
-        "--out",
+        empty,
         str(tmp_path / "out"),
+        "demo",
     )
     assert result.returncode == 1
     task = json.loads(result.stdout)
@@ -105,32 +112,20 @@ def test_run_exits_1_with_the_error_code_on_a_bad_file(env: dict[str, str], tmp_
 def test_run_rejects_unknown_names_with_exit_2(env: dict[str, str], tmp_path: Path) -> None:
     data = tmp_path / "a.csv"
     data.write_text("a,b\n1,2\n")
-    result = cli(
+    result = profile(
         env,
-        "run",
-        "--tool",
-        "profile-my-data",
-        "--file",
-        f"primary={data}",
-        "--user",
-        "demo",
-        "--out",
+        data,
         str(tmp_path / "o"),
+        "demo",
         "--agents",
         "types,mindreading",
     )
     assert result.returncode == 2 and "UNKNOWN_AGENT" in result.stderr and "mindreading" in result.stderr
-    nobody = cli(
+    nobody = profile(
         env,
-        "run",
-        "--tool",
-        "profile-my-data",
-        "--file",
-        f"primary={data}",
-        "--user",
-        "nobody",
-        "--out",
+        data,
         str(tmp_path / "o"),
+        "nobody",
     )
     assert nobody.returncode == 2 and "USER_NOT_FOUND" in nobody.stderr
 
@@ -141,17 +136,11 @@ def test_profile_completes_on_the_benchmark_files(env: dict[str, str], tmp_path:
     import pandas as pd
 
     path = BENCHMARKS / name / "dirty.csv"
-    result = cli(
+    result = profile(
         env,
-        "run",
-        "--tool",
-        "profile-my-data",
-        "--file",
-        f"primary={path}",
-        "--user",
-        "demo",
-        "--out",
+        path,
         str(tmp_path / "out"),
+        "demo",
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((tmp_path / "out" / "report.json").read_text())
