@@ -12,8 +12,9 @@ be issued once the caller knows which file the user picked:
    calls ``st.rerun()``: the component receives the URL as ``target`` on a later run only.
 3. The mounted component, still holding the `File` object, PUTs it with exactly those headers,
    showing bytes sent, speed and time left. It reports ``uploading`` once, then ``uploaded``; a
-   failure (network error or non-2xx) is retried 3 times with backoff (1, 2, 4 s), then reported
-   as ``error`` (with the HTTP status in `UploadState.error`) and a "Retry" button is shown.
+   network error, a timeout or a 5xx/408/429 answer is retried 3 times with backoff (1, 2, 4 s);
+   a refusal (403, 413, …) is not. Then the failure is reported as ``error`` (with the HTTP
+   status in `UploadState.error`) and a "Retry" button is shown.
 
 Which file a URL is for: `target` is taken as issued for the file `direct_upload` returned on the
 *previous* run for this key (that is all the caller could have seen). When the user replaces the
@@ -494,7 +495,10 @@ class Uploader {
         this.setState({ phase: "uploaded", bytes_sent: this.state.size, error: null });
       } else {
         const detail = responseMessage(xhr).trim().replace(/[.\s]+$/, "");
-        this.failed(`The storage refused the upload (HTTP ${xhr.status}${detail ? ": " + detail : ""}).`);
+        // Only a busy or broken server is worth another try; a refusal (403, 413…) will not change.
+        const retryable = xhr.status >= 500 || xhr.status === 408 || xhr.status === 429;
+        const refusal = `The storage refused the upload (HTTP ${xhr.status}${detail ? ": " + detail : ""}).`;
+        this.failed(refusal, retryable);
       }
     });
     const networkError = () => {
@@ -507,8 +511,8 @@ class Uploader {
     xhr.send(this.file);
   }
 
-  failed(message) {
-    if (this.attempt < BACKOFF_MS.length) {
+  failed(message, retryable = true) {
+    if (retryable && this.attempt < BACKOFF_MS.length) {
       const wait = BACKOFF_MS[this.attempt];
       this.attempt += 1;
       this.note = `${message} Retrying in ${wait / 1000} s (retry ${this.attempt} of ${BACKOFF_MS.length})…`;
