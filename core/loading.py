@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from core.agents.base import LoadedTable
@@ -420,14 +421,25 @@ def read_csv(
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """All cells as text ("" for empty), plus the malformed lines pyarrow left out."""
     sample = decoded_sample(path, encoding) if sample is None else sample
-    header = next(iter(_sample_records(sample, delimiter)), [])
+    records = _sample_records(sample, delimiter)
+    header = next(iter(records), [])
+    trailing = _trailing_delimiter(records)
     rejected: list[str] = []
-    table = _arrow_read(path, filename, encoding, delimiter, max(len(header), 1), rejected)
-    if table.num_rows == 0:
+    table = _arrow_read(
+        path, filename, encoding, delimiter, max(len(header), 1) + trailing, rejected, header_row=not trailing
+    )
+    if table.num_rows == 0 and not trailing:
         raise _empty(filename)
-    names = unique_column_names(table.slice(0, 1).to_pylist()[0].values())
-    body = table.slice(1)
-    malformed = _malformed_lines(path, encoding, delimiter, len(names)) if rejected else []
+    if trailing:  # the header came from the sample; the extra, empty last field is dropped
+        names = unique_column_names(header)
+        body = table.select(range(len(names))) if _last_column_empty(table) else table
+        if body.num_columns > len(names):
+            names = unique_column_names([*header, ""])
+    else:
+        names = unique_column_names(table.slice(0, 1).to_pylist()[0].values())
+        body = table.slice(1)
+    fields = table.num_columns if trailing else len(names)
+    malformed = _malformed_lines(path, encoding, delimiter, fields) if rejected else []
     if rejected and len(malformed) != len(rejected):
         log.warning(
             "%s: pyarrow rejected %d rows, the line scan found %d", filename, len(rejected), len(malformed)
@@ -440,8 +452,31 @@ def read_csv(
     return frame, malformed
 
 
+def _trailing_delimiter(records: list[list[str]]) -> int:
+    """1 when the data rows end with a delimiter the header lacks (`a,b` then `1,2,`), else 0.
+
+    Spreadsheet exports often do this; read naively, every data row would look malformed.
+    """
+    header, rows = (records[0], records[1:]) if records else ([], [])
+    if not header or not rows:
+        return 0
+    extra = sum(1 for r in rows if len(r) == len(header) + 1 and r[-1] == "")
+    return 1 if extra >= 0.9 * len(rows) else 0
+
+
+def _last_column_empty(table: pa.Table) -> bool:
+    last = table.column(table.num_columns - 1)
+    return pc.all(pc.equal(pc.utf8_length(last), 0)).as_py() in (True, None)
+
+
 def _arrow_read(
-    path: Path, filename: str, encoding: str, delimiter: str, n_columns: int, rejected: list[str]
+    path: Path,
+    filename: str,
+    encoding: str,
+    delimiter: str,
+    n_columns: int,
+    rejected: list[str],
+    header_row: bool = True,
 ) -> pa.Table:
     """Every column as string, nothing turned into null; bad rows are skipped and counted.
 
@@ -455,7 +490,7 @@ def _arrow_read(
     while True:
         rejected.clear()
         try:
-            table = _arrow_read_once(path, encoding, delimiter, n_columns, block_size, rejected)
+            table = _arrow_read_once(path, encoding, delimiter, n_columns, block_size, rejected, header_row)
         except pa.ArrowInvalid as exc:
             if "straddl" in str(exc) and block_size < MAX_CSV_BLOCK_SIZE:
                 block_size *= 4
@@ -463,14 +498,20 @@ def _arrow_read(
             raise _arrow_error(filename, encoding, exc) from None
         except UnicodeDecodeError:
             raise _wrong_encoding(filename, encoding) from None
-        if table.num_columns > n_columns:
+        if header_row and table.num_columns > n_columns:
             n_columns = table.num_columns
             continue
         return table
 
 
 def _arrow_read_once(
-    path: Path, encoding: str, delimiter: str, n_columns: int, block_size: int, rejected: list[str]
+    path: Path,
+    encoding: str,
+    delimiter: str,
+    n_columns: int,
+    block_size: int,
+    rejected: list[str],
+    header_row: bool = True,
 ) -> pa.Table:
     def skip(row: Any) -> str:
         rejected.append(row.text)
@@ -479,7 +520,13 @@ def _arrow_read_once(
     return pacsv.read_csv(
         path,
         read_options=pacsv.ReadOptions(
-            autogenerate_column_names=True, encoding=encoding, block_size=block_size
+            # with a header row, names are generated and the header is read as the first row;
+            # without one (trailing delimiters), the header line is skipped and names given
+            autogenerate_column_names=header_row,
+            column_names=None if header_row else [f"f{i}" for i in range(n_columns)],
+            skip_rows=0 if header_row else 1,
+            encoding=encoding,
+            block_size=block_size,
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip

@@ -302,3 +302,24 @@ def test_zip_that_is_not_a_workbook_is_unsupported(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("data.csv", "a,b\n1,2\n")
     assert error_code(path) == "UNSUPPORTED_FORMAT"
+
+
+def test_data_rows_ending_with_a_delimiter_the_header_lacks(tmp_path: Path) -> None:
+    """Spreadsheet exports often end every data row with a delimiter: the empty field is dropped."""
+    path = tmp_path / "export.csv"
+    rows = "".join(f"{n},Name{n},0{n:03d},\n" for n in range(1, 13))
+    path.write_text("id,name,zip\n" + rows + "13,Dee,\n", encoding="utf-8")
+    table = load_table(path, "primary", "export.csv")
+    assert list(table.frame.columns) == ["id", "name", "zip"]
+    assert table.frame["zip"].tolist()[:3] == ["0001", "0002", "0003"]  # text kept, leading zeros too
+    assert len(table.frame) == 12
+    assert [r["line"] for r in table.malformed_rows] == [14]  # "13,Dee," has too few fields
+    assert table.malformed_rows[0]["expected_fields"] == 4
+
+
+def test_a_trailing_field_that_holds_values_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("a,b\n1,2,\n3,4,\n5,6,x\n7,8,\n9,10,\n11,12,\n13,14,\n15,16,\n17,18,\n19,20,\n21,22,\n")
+    table = load_table(path, "primary", "export.csv")
+    assert table.frame.shape == (11, 3)
+    assert table.frame.iloc[2, 2] == "x" and table.frame.columns[2] == "column_3"
