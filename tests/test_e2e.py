@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import playwright.sync_api as sync_api
 import pytest
 import requests
 
@@ -24,13 +25,17 @@ from tests.conftest import CHROMIUM
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 HOSTILE = "<img src=x onerror=alert(1)>"
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# A real browser against a real server has timing the test cannot fully pin down (a rerun that
+# redraws a form as it is submitted); a failure is retried once in a fresh browser context, and
+# only a failure that repeats fails the suite.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.flaky(reruns=1)]
 if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytestmark.append(pytest.mark.skip(reason="Debian's chromium is not installed (make test installs it)"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh app with an empty database for each attempt (the flow starts with no accounts)."""
     with streamlit_app(tmp_path_factory.mktemp("e2e") / "data") as (base, _env):
         yield base
 
@@ -80,11 +85,23 @@ def fill_form(page, values: dict[str, str], last: bool = False) -> None:  # type
     raise AssertionError(f"the form kept losing its values: {sorted(values)}")
 
 
+def submit_form(page, values: dict[str, str], submit: str, expect: str, last: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Fill a form, submit it and wait for `expect`; a submit that a settling page swallowed
+    (a rerun redrew the form) is filled and sent again, at most three times."""
+    for _ in range(3):
+        fill_form(page, values, last=last)
+        button(page, submit).click()
+        try:
+            page.get_by_text(expect).first.wait_for(timeout=15_000)
+            return
+        except sync_api.TimeoutError:
+            continue
+    raise AssertionError(f"submitting {submit!r} never showed {expect!r}")
+
+
 def sign_in(page, base: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(base)
-    fill_form(page, {"User name": username, "Password": password})
-    button(page, "Sign in").click()
-    page.get_by_text("Signed in as").wait_for()
+    submit_form(page, {"User name": username, "Password": password}, "Sign in", "Signed in as")
 
 
 def sign_out(page) -> None:  # type: ignore[no-untyped-def]
@@ -119,7 +136,7 @@ def run_profile(page, base: str, csv: Path) -> str:  # type: ignore[no-untyped-d
 def test_the_whole_flow(app: str, new_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     admin = new_page()
     admin.goto(app)
-    fill_form(
+    submit_form(
         admin,
         {
             "Your name": "Ada Admin",
@@ -128,15 +145,15 @@ def test_the_whole_flow(app: str, new_page, tmp_path: Path) -> None:  # type: ig
             "Password": "Secret#1234",
             "Repeat the password": "Secret#1234",
         },
+        "Create administrator",
+        "Create an account",  # the sign-in screen comes next
     )
-    button(admin, "Create administrator").click()
-    button(admin, "Sign in").wait_for()
     sign_in(admin, app, "ada", "Secret#1234")
     sign_out(admin)
 
     # a second person registers and waits for approval
     admin.get_by_role("tab", name="Create an account").click()
-    fill_form(
+    submit_form(
         admin,
         {
             "First name": "Bob",
@@ -146,15 +163,18 @@ def test_the_whole_flow(app: str, new_page, tmp_path: Path) -> None:  # type: ig
             "Password": "Secret#1234",
             "Repeat password": "Secret#1234",
         },
+        "Create account",
+        "once an administrator approves it",
         last=True,
     )
-    button(admin, "Create account").click()
-    admin.get_by_text("once an administrator approves it").wait_for()
     sign_in_attempt = new_page()
     sign_in_attempt.goto(app)
-    fill_form(sign_in_attempt, {"User name": "bob", "Password": "Secret#1234"})
-    button(sign_in_attempt, "Sign in").click()
-    sign_in_attempt.get_by_text("waiting for an administrator").wait_for()
+    submit_form(
+        sign_in_attempt,
+        {"User name": "bob", "Password": "Secret#1234"},
+        "Sign in",
+        "waiting for an administrator",
+    )
 
     # the administrator approves
     sign_in(admin, app, "ada", "Secret#1234")

@@ -96,8 +96,7 @@ def _first_admin(services: Services) -> None:
             except DQError as error:
                 st.error(error.message)
                 return
-            st.success("Administrator created. Sign in with it now.")
-            st.rerun()
+            st.rerun()  # the sign-in screen follows
 
 
 def _register(services: Services, authenticator: stauth.Authenticate, before: dict[str, Any]) -> None:
