@@ -26,9 +26,9 @@ ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 HOSTILE = "<img src=x onerror=alert(1)>"
 
 # A real browser against a real server has timing the test cannot fully pin down (a rerun that
-# redraws a form as it is submitted); a failure is retried once in a fresh browser context, and
+# redraws a form as it is submitted); a failure is retried, twice at most, with a fresh app, and
 # only a failure that repeats fails the suite.
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.flaky(reruns=1)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.flaky(reruns=2)]
 if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytestmark.append(pytest.mark.skip(reason="Debian's chromium is not installed (make test installs it)"))
 

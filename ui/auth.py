@@ -28,6 +28,7 @@ from core.services import Services
 from ui.session import USER_ID
 
 COOKIE_NAME = "dq_workbench_auth"
+REGISTERED = "dq_registration_message"
 COOKIE_DAYS = 7.0
 
 
@@ -101,6 +102,9 @@ def _first_admin(services: Services) -> None:
 
 def _register(services: Services, authenticator: stauth.Authenticate, before: dict[str, Any]) -> None:
     policy = services.settings.registration
+    if st.session_state.get(REGISTERED):
+        st.success(st.session_state[REGISTERED])
+        return
     if policy == "approval":
         st.caption("New accounts can be used once an administrator approves them.")
     try:
@@ -132,10 +136,13 @@ def _register(services: Services, authenticator: stauth.Authenticate, before: di
     except DQError as error:
         st.error(error.message)
         return
-    if policy == "open":
-        st.success("Your account is ready. Sign in on the first tab.")
-    else:
-        st.success("Your account was created. You can sign in once an administrator approves it.")
+    # Kept in the session so the confirmation survives the reruns that follow (cookie reads).
+    st.session_state[REGISTERED] = (
+        "Your account is ready. Sign in on the first tab."
+        if policy == "open"
+        else "Your account was created. You can sign in once an administrator approves it."
+    )
+    st.success(st.session_state[REGISTERED])
 
 
 def _authenticator(services: Services, credentials: dict[str, Any]) -> stauth.Authenticate:
