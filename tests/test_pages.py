@@ -33,11 +33,13 @@ def svc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
     get_services.cache_clear()
 
 
-def signed_in(username: str, page: str | None = None) -> AppTest:
+def signed_in(username: str, page: str | None = None, **query: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=30)
     at.session_state["authentication_status"] = True
     at.session_state["username"] = username
     at.session_state["name"] = username
+    for name, value in query.items():
+        at.query_params[name] = value
     at.run()
     if page:
         at.switch_page(page).run()
@@ -120,21 +122,11 @@ def test_task_page_shows_results_to_the_owner_only(svc: Services) -> None:
     ann = users.create_user(svc.factory, "ann", "Secret#1234", credits=50)
     users.create_user(svc.factory, "bob", "Secret#1234", credits=50)
     task_id = finished_task(svc, ann.id)
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = "ann"
-    at.query_params["id"] = task_id
-    at.run()
-    at.switch_page("pages/task.py").run()
+    at = signed_in("ann", "pages/task.py", id=task_id)
     assert any(m.label == "Rows" and m.value == "3" for m in at.metric)
     assert "Task not found" not in texts(at)
 
-    other = AppTest.from_file(APP, default_timeout=30)
-    other.session_state["authentication_status"] = True
-    other.session_state["username"] = "bob"
-    other.query_params["id"] = task_id
-    other.run()
-    other.switch_page("pages/task.py").run()
+    other = signed_in("bob", "pages/task.py", id=task_id)
     assert "Task not found" in texts(other)
 
 
