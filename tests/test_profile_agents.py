@@ -20,6 +20,7 @@ from core.agents.profile.completeness import CompletenessAgent
 from core.agents.profile.inference import (
     CACHE_KEY,
     MISSING_MARKERS,
+    column_profile,
     infer_column,
     is_missing,
     typed_values,
@@ -144,6 +145,29 @@ def test_ambiguous_day_month_order_is_flagged() -> None:
     dates = ["01/02/2024", "03/04/2024", "05/06/2024"]
     assert infer_column(pd.Series(dates, dtype="str", name="d")).date_ambiguous
     assert not infer_column(pd.Series([*dates, "25/12/2024"], dtype="str", name="d")).date_ambiguous
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["12", "7", "12", "n/k", "7", "7", "", "3"] * 50,  # numbers with a stray value and blanks
+        ["$1,200.50", "$3", "$3", "USD 4", "9%", "N/A"] * 40,  # currency among formatted numbers
+        ["2024-01-31", "2024-02-01", "2024-02-01", "31/01/2024", "x"] * 60,  # a second format
+        ["01/02/2024", "03/04/2024", "01/02/2024"] * 30,  # day and month order ambiguous
+        ["007", "012", "007", "123"] * 30,  # codes with leading zeros stay text
+        ["a@x.com", "b@y.org", "a@x.com", "not mail"] * 30,
+        ["yes", "no", "yes", "maybe"] * 30,
+    ],
+)
+def test_type_judged_per_distinct_value_agrees_with_the_rows(values: list[str]) -> None:
+    """A column whose values repeat is judged once per distinct value, weighted by rows: the
+    verdict, the shares and the misfit count must be the ones every row gives."""
+    frame_table = table_of({"col": values})
+    profile = column_profile(context_of(frame_table), frame_table, "col")
+    assert len(profile.encoded.values) * 2 <= len(values)  # the weighted path is the one taken
+    by_rows = infer_column(pd.Series(values, dtype="str", name="col"))
+    weighted = profile.column_type
+    assert weighted == by_rows
 
 
 # ---- types agent ----------------------------------------------------------------------------
