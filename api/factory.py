@@ -9,9 +9,10 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.routes import router
+from core.api_client import API_PREFIX
 from core.services import Services
 
-API_PREFIX = "/api/v1"
+__all__ = ["API_PREFIX", "build_api"]
 
 
 def build_api(services: Callable[[], Services]) -> FastAPI:

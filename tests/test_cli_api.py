@@ -1,0 +1,82 @@
+"""`python -m core run --api URL --token T` against a running app (`streamlit run app.py` with
+its own worker): the CLI is a pure client of the REST API, uploading through presigned URLs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core import tokens, users
+from core.services import build_services
+from core.settings import PROJECT_ROOT
+from tests.app_server import streamlit_app
+from tests.conftest import make_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+CSV = "id,email,amount\n1,ann@example.com,10\n2,not-an-email,12\n3,cy@example.com,\n"
+
+
+@pytest.fixture(scope="module")
+def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(base URL, token) of a running app with one user holding a token."""
+    data = tmp_path_factory.mktemp("cli-api") / "data"
+    services = build_services(make_settings(data, f"sqlite:///{data / 'app.db'}"))
+    user = users.create_user(services.factory, "scripted", password_hash="$2b$12$" + "x" * 53, credits=500)
+    token, _ = tokens.create_token(services.factory, user.id, "cli test")
+    with streamlit_app(data) as (base, _env):
+        yield base, token
+
+
+def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a fresh process with a data folder of its own: nothing is shared but HTTP."""
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "client-data"), "PYTHONPATH": str(PROJECT_ROOT)}
+    env.pop("DATABASE_URL", None)
+    env.pop("DQ_API_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-m", "core", "run", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout=180,
+    )
+
+
+def test_run_through_the_api_uploads_processes_and_downloads(running_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    base, token = running_app
+    source = tmp_path / "contacts.csv"
+    source.write_text(CSV)
+    out = tmp_path / "out"
+    done = run_cli(
+        tmp_path, "--api", base, "--token", token, "--tool", "profile-my-data",
+        "--file", f"primary={source}", "--agents", "types,patterns", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    task = json.loads(done.stdout)
+    assert task["status"] == "completed" and task["agents_completed"] == ["types", "patterns"]
+    assert "uploaded contacts.csv" in done.stderr and "completed" in done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["task_id"] == task["task_id"]
+    assert "INVALID_EMAIL" in {a["code"] for a in report["alerts"]}
+    assert (out / "report.xlsx").stat().st_size > 0
+    assert not (tmp_path / "client-data" / "app.db").exists()  # the client never opened a database
+
+
+def test_api_errors_keep_their_code_and_exit_2(running_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    base, token = running_app
+    source = tmp_path / "a.csv"
+    source.write_text(CSV)
+    common = ["--file", f"primary={source}", "--out", str(tmp_path / "out")]
+    forged = run_cli(tmp_path, "--api", base, "--token", "dq_forged", "--tool", "profile-my-data", *common)
+    assert forged.returncode == 2 and "INVALID_TOKEN" in forged.stderr
+    unknown = run_cli(tmp_path, "--api", base + "/api/v1", "--token", token, "--tool", "nope", *common)
+    assert unknown.returncode == 2 and "UNKNOWN_TOOL" in unknown.stderr
+    missing = run_cli(tmp_path, "--api", base, "--tool", "profile-my-data", *common)
+    assert missing.returncode == 2 and "AUTH_REQUIRED" in missing.stderr
