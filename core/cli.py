@@ -7,6 +7,8 @@ python -m core users add NAME --credits 100 [--admin]
 python -m core credits grant NAME 50
 python -m core worker
 python -m core db upgrade
+python -m core storage check            # S3/B2: write, read, presign, list, delete a probe; CORS rules
+python -m core storage cors --origin https://app.example.com
 """
 
 from __future__ import annotations
@@ -204,6 +206,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_storage_check(args: argparse.Namespace) -> int:
+    from core.storage_check import check_storage
+
+    report = check_storage(get_settings(), args.origin)
+    for step in report.steps:
+        print(f"{'ok  ' if step.ok else 'FAIL'} {step.name}: {step.detail}", file=sys.stderr)
+    print(json.dumps(report.to_dict(), indent=2, default=str))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_storage_cors(args: argparse.Namespace) -> int:
+    from core.storage_check import set_cors
+
+    result = set_cors(get_settings(), args.origin)
+    print(result.message, file=sys.stderr)
+    if result.applied:
+        print(json.dumps(result.rules, indent=2))
+        return EXIT_OK
+    print(result.b2_command)
+    return EXIT_FAILED
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from db.migrate import upgrade
 
@@ -293,6 +317,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exit-when-idle", action="store_true", help="stop once no task is queued")
     p.add_argument("--parent-pid", type=int, help="stop when this process ends")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("storage", help="check the S3/B2 bucket and set its CORS rules")
+    ssub = p.add_subparsers(dest="storage_command", required=True, metavar="ACTION")
+    c = ssub.add_parser(
+        "check",
+        help="reach the bucket, write, read, presign PUT/GET (over HTTP), list and delete a probe object, "
+        "and report the CORS rules; exit 0 when everything works",
+    )
+    c.add_argument("--origin", help="the browser origin uploads come from (default: PUBLIC_BASE_URL)")
+    c.set_defaults(func=cmd_storage_check)
+    c = ssub.add_parser(
+        "cors",
+        help="set the CORS rule browser-direct uploads need, or print the b2 command when the S3 call "
+        "is refused",
+    )
+    c.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        help="the app's address, e.g. https://app.example.com (default PUBLIC_BASE_URL); repeat",
+    )
+    c.set_defaults(func=cmd_storage_cors)
 
     p = sub.add_parser("db", help="database schema")
     dsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
