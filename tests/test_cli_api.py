@@ -80,3 +80,20 @@ def test_api_errors_keep_their_code_and_exit_2(running_app, tmp_path: Path) -> N
     assert unknown.returncode == 2 and "UNKNOWN_TOOL" in unknown.stderr
     missing = run_cli(tmp_path, "--api", base, "--tool", "profile-my-data", *common)
     assert missing.returncode == 2 and "AUTH_REQUIRED" in missing.stderr
+
+
+def test_the_app_serves_the_api_and_its_docs(running_app) -> None:  # type: ignore[no-untyped-def]
+    import requests
+
+    base, token = running_app
+    docs = requests.get(f"{base}/api/v1/docs", timeout=10)
+    assert docs.status_code == 200 and "/api/v1/openapi.json" in docs.text
+    assert (
+        "/tasks/{task_id}/upload-urls"
+        in requests.get(f"{base}/api/v1/openapi.json", timeout=10).json()["paths"]
+    )
+    tools = requests.get(f"{base}/api/v1/tools", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert tools.status_code == 200 and tools.json()["tools"]
+    anonymous = requests.get(f"{base}/api/v1/tasks", timeout=10)
+    assert anonymous.status_code == 401 and anonymous.json()["error_code"] == "AUTH_REQUIRED"
+    assert requests.get(f"{base}/_stcore/health", timeout=10).status_code == 200  # the UI is still served
