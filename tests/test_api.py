@@ -256,6 +256,11 @@ def test_authentication_errors(api: Api) -> None:
             413,
             "FILE_TOO_LARGE",
         ),
+        (
+            {"tool_id": "profile-my-data", "files_metadata": {"primary": {"filename": ""}}},
+            422,
+            "INVALID_FILES",
+        ),
         ({"tool_id": "profile-my-data"}, 422, "INVALID_REQUEST"),
         ({"tool_id": 5, "files_metadata": "x"}, 422, "INVALID_REQUEST"),
     ],
