@@ -265,12 +265,14 @@ def test_authentication_errors(api: Api) -> None:
         ({"tool_id": 5, "files_metadata": "x"}, 422, "INVALID_REQUEST"),
     ],
 )
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the mapping does not depend on the database
 def test_creation_errors(api: Api, body: dict[str, Any], status: int, code: str) -> None:
     with api.client(api.ann_token) as client:
         assert_error(client.post("/tasks", json=body), status, code)
         assert client.get("/tasks").json()["total"] == 0  # nothing half-made is left behind
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_request_errors_name_the_field(api: Api) -> None:
     with api.client(api.ann_token) as client:
         body = assert_error(
