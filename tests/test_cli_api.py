@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +16,10 @@ import pytest
 from core import tokens, users
 from core.services import build_services
 from core.settings import PROJECT_ROOT
+from storage.s3 import S3ObjectStore
 from tests.app_server import streamlit_app
 from tests.conftest import make_settings
+from tests.storage_servers import moto_s3
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -32,6 +35,30 @@ def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     token, _ = tokens.create_token(services.factory, user.id, "cli test")
     with streamlit_app(data) as (base, _env):
         yield base, token
+
+
+@pytest.fixture(scope="module")
+def running_s3_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """(base URL, token, settings) of a running app whose storage is an S3 bucket (moto for B2)."""
+    with moto_s3() as endpoint:
+        data = tmp_path_factory.mktemp("cli-api-s3") / "data"
+        extra = {
+            "STORAGE_BACKEND": "s3",
+            "S3_ENDPOINT_URL": endpoint,
+            "S3_REGION": "us-east-1",
+            "S3_BUCKET": f"dq-{uuid.uuid4().hex[:10]}",
+            "S3_ACCESS_KEY_ID": "testing",
+            "S3_SECRET_ACCESS_KEY": "testing-secret",
+            "COOKIE_KEY": "test-cookie-key",
+        }
+        services = build_services(make_settings(data, f"sqlite:///{data / 'app.db'}", **extra))
+        services.store.client.create_bucket(Bucket=extra["S3_BUCKET"])  # type: ignore[attr-defined]
+        user = users.create_user(
+            services.factory, "scripted", password_hash="$2b$12$" + "x" * 53, credits=500
+        )
+        token, _ = tokens.create_token(services.factory, user.id, "cli test")
+        with streamlit_app(data, extra_env=extra) as (base, _env):
+            yield base, token, extra
 
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -97,3 +124,28 @@ def test_the_app_serves_the_api_and_its_docs(running_app) -> None:  # type: igno
     anonymous = requests.get(f"{base}/api/v1/tasks", timeout=10)
     assert anonymous.status_code == 401 and anonymous.json()["error_code"] == "AUTH_REQUIRED"
     assert requests.get(f"{base}/_stcore/health", timeout=10).status_code == 200  # the UI is still served
+
+
+def test_run_through_the_api_with_s3_storage(running_s3_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The production path: the CLI PUTs straight to the bucket through presigned S3 URLs."""
+    base, token, extra = running_s3_app
+    source = tmp_path / "contacts.csv"
+    source.write_text(CSV)
+    done = run_cli(
+        tmp_path, "--api", base, "--token", token, "--tool", "profile-my-data",
+        "--file", f"primary={source}", "--agents", "types", "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    task = json.loads(done.stdout)
+    assert task["status"] == "completed"
+    assert task["input_keys"]["primary"].endswith("/inputs/contacts.csv")
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["task_id"] == task["task_id"]
+    bucket = S3ObjectStore(
+        extra["S3_BUCKET"],
+        endpoint_url=extra["S3_ENDPOINT_URL"],
+        region="us-east-1",
+        access_key_id="testing",
+        secret_access_key="testing-secret",
+    )
+    with bucket.open_read(task["input_keys"]["primary"]) as fh:
+        assert fh.read() == CSV.encode()  # the bytes went to the bucket, not through the app
