@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from core import tokens, users
+from core.api_client import ApiClient, run_via_api
+from core.errors import DQError
 from core.services import build_services
 from core.settings import PROJECT_ROOT
 from storage.s3 import S3ObjectStore
@@ -102,11 +104,17 @@ def test_api_errors_keep_their_code_and_exit_2(running_app, tmp_path: Path) -> N
     source.write_text(CSV)
     common = ["--file", f"primary={source}", "--out", str(tmp_path / "out")]
     forged = run_cli(tmp_path, "--api", base, "--token", "dq_forged", "--tool", "profile-my-data", *common)
-    assert forged.returncode == 2 and "INVALID_TOKEN" in forged.stderr
-    unknown = run_cli(tmp_path, "--api", base + "/api/v1", "--token", token, "--tool", "nope", *common)
-    assert unknown.returncode == 2 and "UNKNOWN_TOOL" in unknown.stderr
-    missing = run_cli(tmp_path, "--api", base, "--tool", "profile-my-data", *common)
-    assert missing.returncode == 2 and "AUTH_REQUIRED" in missing.stderr
+    assert forged.returncode == 2 and "error INVALID_TOKEN:" in forged.stderr
+    client = ApiClient(base + "/api/v1/", token)  # the prefix may be given or left out
+    with pytest.raises(DQError) as caught:
+        run_via_api(client, "nope", {"primary": source}, None, {}, tmp_path / "out")
+    assert caught.value.code == "UNKNOWN_TOOL" and "Known tools" in caught.value.message
+    with pytest.raises(DQError) as caught:
+        ApiClient(base, "")
+    assert caught.value.code == "AUTH_REQUIRED"
+    with pytest.raises(DQError) as caught:
+        ApiClient(base + "/_stcore", token).call("GET", "/tools")  # something that is not the API
+    assert caught.value.code == "API_UNREACHABLE"
 
 
 def test_the_app_serves_the_api_and_its_docs(running_app) -> None:  # type: ignore[no-untyped-def]
