@@ -23,7 +23,7 @@ from tests.storage_servers import listening_socket, serve_asgi, socket_url
 
 pytestmark = pytest.mark.timeout(180)
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 20
 
 
 def test_no_request_the_schema_allows_or_mangles_gets_a_server_error(tmp_path: Path) -> None:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigurationError
 from core.settings import PROJECT_ROOT
-from core.storage_check import check_storage
+from core.storage_check import check_storage, set_cors
 from storage.s3 import S3ObjectStore, b2_cors_command, cors_allows, put_cors_rules, upload_cors_rules
 from tests.conftest import make_settings
 from tests.storage_servers import moto_s3
@@ -115,12 +116,11 @@ def test_check_then_cors_then_check(tmp_path: Path, endpoint: str, bucket: S3Obj
 
 
 def test_check_names_a_missing_bucket(tmp_path: Path, endpoint: str) -> None:
-    done = storage_cli(s3_env(tmp_path, endpoint, "no-such-bucket-anywhere"), "check")
-    assert done.returncode == 1
-    report = json.loads(done.stdout)
-    assert [s["name"] for s in report["steps"]] == ["reach the bucket"]
-    assert report["steps"][0]["detail"].startswith("BUCKET_NOT_FOUND")
-    assert "S3_BUCKET" in report["steps"][0]["detail"]
+    env = s3_env(tmp_path, endpoint, "no-such-bucket-anywhere")
+    settings = make_settings(tmp_path / "data", f"sqlite:///{tmp_path / 'x.db'}", **env)
+    report = check_storage(settings)
+    assert [s.name for s in report.steps] == ["reach the bucket"] and not report.ok
+    assert report.steps[0].detail.startswith("BUCKET_NOT_FOUND") and "S3_BUCKET" in report.steps[0].detail
 
 
 def test_cors_prints_the_b2_command_when_the_s3_call_is_refused(tmp_path: Path, endpoint: str) -> None:
@@ -135,12 +135,11 @@ def test_cors_prints_the_b2_command_when_the_s3_call_is_refused(tmp_path: Path, 
 
 
 def test_storage_commands_need_the_s3_backend(tmp_path: Path) -> None:
-    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "STORAGE_BACKEND": "local"}
-    env.pop("DATABASE_URL", None)
-    done = storage_cli(env, "check")
-    assert (
-        done.returncode == 2 and "CONFIGURATION_ERROR" in done.stderr and "STORAGE_BACKEND=s3" in done.stderr
-    )
+    settings = make_settings(tmp_path / "data", f"sqlite:///{tmp_path / 'x.db'}", STORAGE_BACKEND="local")
+    for command in (lambda: check_storage(settings), lambda: set_cors(settings, [ORIGIN])):
+        with pytest.raises(ConfigurationError) as caught:
+            command()
+        assert "STORAGE_BACKEND=s3" in caught.value.message
 
 
 def test_put_bucket_cors_sends_content_md5_and_no_crc32(bucket: S3ObjectStore) -> None:

@@ -15,10 +15,12 @@ from core.services import Services
 from db.models import ApiToken, User
 from db.session import session_scope
 
+PASSWORD_HASH = users.hash_password("password123")  # once: bcrypt is slow on purpose
+
 
 @pytest.fixture
 def ann(services: Services) -> users.UserView:
-    return users.create_user(services.factory, "ann", "password123", credits=10)
+    return users.create_user(services.factory, "ann", password_hash=PASSWORD_HASH, credits=10)
 
 
 def test_a_token_is_stored_only_as_its_sha256(services: Services, ann: users.UserView) -> None:
@@ -69,7 +71,7 @@ def test_a_revoked_token_is_refused_and_listed_as_revoked(services: Services, an
 
 
 def test_another_users_token_cannot_be_revoked(services: Services, ann: users.UserView) -> None:
-    bob = users.create_user(services.factory, "bob", "password123")
+    bob = users.create_user(services.factory, "bob", password_hash=PASSWORD_HASH)
     token, view = tokens.create_token(services.factory, ann.id, "mine")
     with pytest.raises(NotFoundError) as caught:
         tokens.revoke_token(services.factory, bob.id, view.id)
