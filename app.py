@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+from starlette.routing import Mount
 
+from api import API_PREFIX, build_api
 from core.services import get_services
 from storage.local import LocalObjectStore
 from storage.routes import storage_routes
@@ -52,7 +54,8 @@ async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
 
 def _routes() -> list[Any]:
     store = get_services().store
-    return storage_routes(store) if isinstance(store, LocalObjectStore) else []
+    routes: list[Any] = storage_routes(store) if isinstance(store, LocalObjectStore) else []
+    return [*routes, Mount(API_PREFIX, app=build_api(get_services))]  # the REST Task API
 
 
 app = st.App(__file__, routes=_routes(), lifespan=lifespan)

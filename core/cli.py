@@ -2,10 +2,13 @@
 
 python -m core tools
 python -m core run --tool profile-my-data --file primary=data.csv --user demo --out out/
+python -m core run --api http://localhost:8501 --token dq_... --tool T --file primary=data.csv --out out/
 python -m core users add NAME --credits 100 [--admin]
 python -m core credits grant NAME 50
 python -m core worker
 python -m core db upgrade
+python -m core storage check            # S3/B2: write, read, presign, list, delete a probe; CORS rules
+python -m core storage cors --origin https://app.example.com
 """
 
 from __future__ import annotations
@@ -95,9 +98,7 @@ def _wait(services: Any, user_id: int, task_id: str, timeout: float | None) -> d
             worker.terminate()
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    services = _services()
-    user = users.find_user(services.factory, args.user)
+def _run_paths(args: argparse.Namespace) -> dict[str, Path]:
     paths: dict[str, Path] = {}
     for item in args.file:
         slot, raw = _key_value(item, "--file")
@@ -105,6 +106,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise ValidationError(f"There is no file at {raw}.", code="FILE_NOT_FOUND")
         paths[slot] = path
+    return paths
+
+
+def cmd_run_api(args: argparse.Namespace) -> int:
+    """`run --api URL`: the same run as a client of the REST Task API (uploads go to presigned URLs)."""
+    from core.api_client import ApiClient, run_via_api
+
+    client = ApiClient(args.api, args.token or os.environ.get("DQ_API_TOKEN", ""))
+    paths = _run_paths(args)
+    parameters = dict(_key_value(p, "--param") for p in args.param)
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
+    task = run_via_api(client, args.tool, paths, agents, parameters, Path(args.out), args.timeout)
+    print(json.dumps(task, indent=2, ensure_ascii=False))
+    return EXIT_OK if task["status"] == "completed" else EXIT_FAILED
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.api:
+        return cmd_run_api(args)
+    if not args.user:
+        raise ValidationError(
+            "Give --user NAME (or --api URL --token T to run through the API).", code="INVALID_ARGUMENT"
+        )
+    services = _services()
+    user = users.find_user(services.factory, args.user)
+    paths = _run_paths(args)
     parameters = dict(_key_value(p, "--param") for p in args.param)
     agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
     files_metadata = {s: {"filename": p.name, "size_bytes": p.stat().st_size} for s, p in paths.items()}
@@ -179,6 +206,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_storage_check(args: argparse.Namespace) -> int:
+    from core.storage_check import check_storage
+
+    report = check_storage(get_settings(), args.origin)
+    for step in report.steps:
+        print(f"{'ok  ' if step.ok else 'FAIL'} {step.name}: {step.detail}", file=sys.stderr)
+    print(json.dumps(report.to_dict(), indent=2, default=str))
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_storage_cors(args: argparse.Namespace) -> int:
+    from core.storage_check import set_cors
+
+    result = set_cors(get_settings(), args.origin)
+    print(result.message, file=sys.stderr)
+    if result.applied:
+        print(json.dumps(result.rules, indent=2))
+        return EXIT_OK
+    print(result.b2_command)
+    return EXIT_FAILED
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from db.migrate import upgrade
 
@@ -227,9 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE", help="a tool parameter; repeat"
     )
-    p.add_argument("--user", required=True, help="the user name the task runs as (and is billed to)")
+    p.add_argument("--user", help="the user name the task runs as (and is billed to); not with --api")
     p.add_argument("--out", required=True, help="folder to write the downloads into")
     p.add_argument("--timeout", type=float, help="cancel the task after this many seconds")
+    p.add_argument(
+        "--api",
+        metavar="URL",
+        help="run through the REST Task API of the app at URL (e.g. http://localhost:8501) instead of "
+        "this machine's database; files go to the presigned upload URLs",
+    )
+    p.add_argument(
+        "--token", help="personal API token for --api (default: the DQ_API_TOKEN environment variable)"
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("users", help="manage user accounts")
@@ -259,6 +317,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exit-when-idle", action="store_true", help="stop once no task is queued")
     p.add_argument("--parent-pid", type=int, help="stop when this process ends")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("storage", help="check the S3/B2 bucket and set its CORS rules")
+    ssub = p.add_subparsers(dest="storage_command", required=True, metavar="ACTION")
+    c = ssub.add_parser(
+        "check",
+        help="reach the bucket, write, read, presign PUT/GET (over HTTP), list and delete a probe object, "
+        "and report the CORS rules; exit 0 when everything works",
+    )
+    c.add_argument("--origin", help="the browser origin uploads come from (default: PUBLIC_BASE_URL)")
+    c.set_defaults(func=cmd_storage_check)
+    c = ssub.add_parser(
+        "cors",
+        help="set the CORS rule browser-direct uploads need, or print the b2 command when the S3 call "
+        "is refused",
+    )
+    c.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        help="the app's address, e.g. https://app.example.com (default PUBLIC_BASE_URL); repeat",
+    )
+    c.set_defaults(func=cmd_storage_cors)
 
     p = sub.add_parser("db", help="database schema")
     dsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")

@@ -1,4 +1,4 @@
-"""The tables: users, tasks and the credit ledger.
+"""The tables: users, tasks, the credit ledger and personal API tokens.
 
 Timestamps are naive UTC datetimes (`utcnow()`), the one convention both SQLite and MariaDB
 store without surprises.
@@ -108,3 +108,20 @@ class CreditEntry(Base):
     balance_after: Mapped[int] = mapped_column(BigInteger, nullable=False)
     note: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class ApiToken(Base):
+    """A personal API token. Only its SHA-256 is stored: the token itself is shown once, so a
+    copy of the database cannot be used to call the API."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)  # shown to tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

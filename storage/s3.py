@@ -8,9 +8,9 @@ services accept, which since boto3 1.36 is *not* the default:
   `x-amz-sdk-checksum-algorithm`, and `aws-chunked` trailers over HTTPS) and asks for checksums
   on downloads (`x-amz-checksum-mode`). B2 rejects these headers, so both settings are
   `when_required`.
-* `DeleteObjects` *requires* a checksum, and even with `when_required` boto3 sends CRC32 there
-  instead of the `Content-MD5` older clients sent. We swap it back to `Content-MD5`, which B2
-  and every S3 implementation accept.
+* `DeleteObjects` and `PutBucketCors` *require* a checksum, and even with `when_required` boto3
+  sends CRC32 there instead of the `Content-MD5` older clients sent. We swap it back to
+  `Content-MD5`, which B2 and every S3 implementation accept.
 * Path-style addressing when an endpoint is given, since not every provider has per-bucket
   DNS names.
 """
@@ -20,8 +20,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import mimetypes
 import re
+import shlex
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
@@ -44,6 +46,12 @@ _NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
 _DENIED_CODES = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden"}
 _B2_ENDPOINT = re.compile(r"^s3\.([a-z0-9-]+)\.backblazeb2\.com$")
 _CHECKSUM_HEADERS = ("x-amz-sdk-checksum-algorithm", "x-amz-trailer")
+CHECKSUM_REQUIRED_OPERATIONS = ("DeleteObjects", "PutBucketCors")
+
+# What a browser needs to PUT a file to a presigned URL and GET a download from another origin.
+CORS_METHODS = ("PUT", "GET", "HEAD")
+CORS_EXPOSE_HEADERS = ("ETag", "Content-Length", "Content-Disposition")
+CORS_MAX_AGE_SECONDS = 3600
 
 
 def client_config(endpoint_url: str | None) -> Config:
@@ -87,14 +95,16 @@ def make_client(
 
 
 def install_content_md5_for_delete_objects(client: Any) -> None:
-    """Make `DeleteObjects` carry `Content-MD5` instead of the CRC32 headers B2 rejects.
+    """Make `DeleteObjects` (and `PutBucketCors`) carry `Content-MD5` instead of the CRC32
+    headers B2 rejects.
 
     Runs on `before-sign`, after botocore has added its checksum and before the request is
     signed, so the signature covers the headers actually sent. Registering twice is harmless.
     """
-    client.meta.events.register(
-        "before-sign.s3.DeleteObjects", _use_content_md5, unique_id="dq-delete-objects-content-md5"
-    )
+    for operation in CHECKSUM_REQUIRED_OPERATIONS:
+        client.meta.events.register(
+            f"before-sign.s3.{operation}", _use_content_md5, unique_id=f"dq-{operation}-content-md5"
+        )
 
 
 def _use_content_md5(request: Any, **_: Any) -> None:
@@ -193,6 +203,16 @@ class S3ObjectStore:
         return PresignedRequest(url, "GET", {}, _expires_at(expires_in))
 
     # ----------------------------------------------------------------- reads
+
+    def check_bucket(self) -> None:
+        """Raise a `StorageError` naming the problem unless the bucket answers to these credentials."""
+        try:
+            self._call("reach", self.bucket, self.client.head_bucket, Bucket=self.bucket)
+        except StorageError as error:
+            if error.code == "OBJECT_NOT_FOUND":  # HEAD has no body: a bare 404 is the bucket's
+                message = f"The storage bucket {self.bucket!r} does not exist; check S3_BUCKET."
+                raise StorageError(message, code="BUCKET_NOT_FOUND") from error
+            raise
 
     def exists(self, key: str) -> bool:
         try:
@@ -349,3 +369,77 @@ def _expires_at(expires_in: int) -> datetime:
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# ----------------------------------------------------------------- bucket CORS rules
+
+
+def upload_cors_rules(origins: list[str]) -> list[dict[str, Any]]:
+    """The S3 CORS rule browser-direct uploads and downloads need, for `origins`."""
+    return [
+        {
+            "ID": "dq-browser-uploads",
+            "AllowedOrigins": list(origins),
+            "AllowedMethods": list(CORS_METHODS),
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": list(CORS_EXPOSE_HEADERS),
+            "MaxAgeSeconds": CORS_MAX_AGE_SECONDS,
+        }
+    ]
+
+
+def b2_cors_command(bucket: str, origins: list[str]) -> str:
+    """The `b2` command setting the same rule with B2's native API, for keys refused the S3 call."""
+    rules = [
+        {
+            "corsRuleName": "dqBrowserUploads",
+            "allowedOrigins": list(origins),
+            "allowedOperations": ["s3_put", "s3_get", "s3_head"],
+            "allowedHeaders": ["*"],
+            "exposeHeaders": [h.lower() for h in CORS_EXPOSE_HEADERS],
+            "maxAgeSeconds": CORS_MAX_AGE_SECONDS,
+        }
+    ]
+    return f"b2 bucket update --cors-rules {shlex.quote(json.dumps(rules))} {shlex.quote(bucket)}"
+
+
+def cors_allows(rules: list[dict[str, Any]], origin: str, method: str, header: str = "content-type") -> bool:
+    """Whether one rule lets `origin` send `method` with `header` (what a browser's preflight asks)."""
+
+    def matches(patterns: list[str], value: str) -> bool:
+        value = value.lower()
+        for pattern in (p.lower() for p in patterns):
+            head, star, tail = pattern.partition("*")
+            if pattern == value or (star and value.startswith(head) and value.endswith(tail)):
+                return True
+        return False
+
+    return any(
+        matches(rule.get("AllowedOrigins", []), origin)
+        and method.upper() in {m.upper() for m in rule.get("AllowedMethods", [])}
+        and matches(rule.get("AllowedHeaders", []), header)
+        for rule in rules
+    )
+
+
+def get_cors_rules(store: S3ObjectStore) -> list[dict[str, Any]]:
+    """The bucket's CORS rules; none set is an empty list, not an error."""
+    try:
+        return list(store.client.get_bucket_cors(Bucket=store.bucket).get("CORSRules", []))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "NoSuchCORSConfiguration":
+            return []
+        raise _storage_error(error, "read the CORS rules of", store.bucket) from error
+    except BotoCoreError as error:
+        raise _storage_error(error, "read the CORS rules of", store.bucket) from error
+
+
+def put_cors_rules(store: S3ObjectStore, rules: list[dict[str, Any]]) -> None:
+    """Replace the bucket's CORS rules (the key needs the right to change bucket settings)."""
+    store._call(
+        "set the CORS rules of",
+        store.bucket,
+        store.client.put_bucket_cors,
+        Bucket=store.bucket,
+        CORSConfiguration={"CORSRules": rules},
+    )

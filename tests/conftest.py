@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 MARIADB_HOST = os.environ.get("TEST_MARIADB_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("TEST_MARIADB_PORT", "3306"))
-TABLES = ("credit_ledger", "tasks", "users")
+TABLES = ("api_tokens", "credit_ledger", "tasks", "users")
 
 
 def _mariadb_available() -> bool:

@@ -37,7 +37,11 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def test_upgrade_downgrade_upgrade(empty_url: str) -> None:
     upgrade(empty_url)
-    assert {"users", "tasks", "credit_ledger", "alembic_version"} <= current_tables(empty_url)
+    assert {"users", "tasks", "credit_ledger", "api_tokens", "alembic_version"} <= current_tables(empty_url)
+    downgrade(empty_url, "0002")
+    assert "api_tokens" not in current_tables(empty_url)
+    upgrade(empty_url)
+    assert "api_tokens" in current_tables(empty_url)
     downgrade(empty_url, "base")
     assert current_tables(empty_url) <= {"alembic_version"}
     upgrade(empty_url)

@@ -162,3 +162,27 @@ def test_account_page_shows_balance_and_history(svc: Services) -> None:
     spent = sum(tool.agent(a).credit_cost for a in tool.default_agents())
     assert any(m.label == "Credit balance" and m.value == str(50 - spent) for m in at.metric)
     assert len(at.dataframe) >= 1
+
+
+def test_account_page_creates_shows_once_and_revokes_api_tokens(svc: Services) -> None:
+    from core import tokens
+
+    ann = users.create_user(svc.factory, "ann", "Secret#1234", credits=5)
+    at = signed_in("ann", "pages/account.py")
+    assert "API tokens" in texts(at)
+    name_box = next(t for t in at.text_input if t.label == "Name")
+    name_box.input("nightly import")
+    next(b for b in at.button if b.label == "Create token").click().run()
+    shown = [c.value for c in at.code]
+    assert len(shown) == 1 and shown[0].startswith("dq_")
+    assert tokens.authenticate(svc.factory, shown[0]).id == ann.id  # the token shown is the one that works
+    assert "shown only this once" in texts(at)
+
+    at.run()  # any further run: the token is not shown again
+    assert not [c.value for c in at.code if c.value.startswith("dq_")]
+    listed = at.dataframe[-1].value
+    assert list(listed["Name"]) == ["nightly import"] and list(listed["Status"]) == ["active"]
+
+    at.button(key="revoke_api_token").click().run()
+    assert not tokens.list_tokens(svc.factory, ann.id)[0].active
+    assert str(at.dataframe[-1].value["Status"][0]).startswith("revoked")

@@ -1,5 +1,6 @@
 """One contract, two stores: every `ObjectStore` operation against the local store (served by a
-real uvicorn) and the S3 store (against moto's S3 server, standing in for Backblaze B2).
+real uvicorn) and the S3 store (against moto's S3 server, standing in for Backblaze B2; and against a
+real B2 bucket when B2_ENDPOINT_URL, B2_BUCKET, B2_APPLICATION_KEY_ID and B2_APPLICATION_KEY are set).
 
 Presigned URLs are used with plain `requests`, as a browser would use them. The end of the
 module checks what is specific to B2: no checksum headers boto3 >= 1.36 would otherwise send.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -74,7 +76,23 @@ def local_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalObjec
         yield store
 
 
-@pytest.fixture(params=["local", "s3"])
+B2_SETTINGS = ("B2_ENDPOINT_URL", "B2_BUCKET", "B2_APPLICATION_KEY_ID", "B2_APPLICATION_KEY")
+
+
+@pytest.fixture(scope="module")
+def b2_store() -> S3ObjectStore:
+    """A real Backblaze B2 bucket, only when its settings are in the environment (opt-in)."""
+    if not all(os.environ.get(name) for name in B2_SETTINGS):
+        pytest.skip("set " + ", ".join(B2_SETTINGS) + " to run the contract against a real B2 bucket")
+    return S3ObjectStore(
+        os.environ["B2_BUCKET"],
+        endpoint_url=os.environ["B2_ENDPOINT_URL"],
+        access_key_id=os.environ["B2_APPLICATION_KEY_ID"],
+        secret_access_key=os.environ["B2_APPLICATION_KEY"],
+    )
+
+
+@pytest.fixture(params=["local", "s3", "b2"])
 def store(request: pytest.FixtureRequest) -> ObjectStore:
     return request.getfixturevalue(f"{request.param}_store")
 
