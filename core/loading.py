@@ -105,6 +105,7 @@ def load_table(
         raise _empty(filename)
     _reject_binary(path, enc, filename)
     sample = decoded_sample(path, enc)
+    _reject_documents(sample, filename)
     sep = delimiter or detect_delimiter(sample)
     frame, malformed = read_csv(path, filename, enc, sep, sample)
     return LoadedTable(
@@ -171,6 +172,7 @@ def _zip_kind(path: Path, name: str) -> str:
             code="FILE_UNREADABLE",
         ) from None
     if "xl/workbook.xml" in members:
+        _refuse_zip_bomb(path, name)
         return "xlsx"
     if "xl/workbook.bin" in members:
         message = f"{name} is a binary Excel workbook (.xlsb): save it as .xlsx or CSV."
@@ -179,6 +181,32 @@ def _zip_kind(path: Path, name: str) -> str:
     else:
         message = f"{name} is a ZIP archive, not a table: unzip it and upload the CSV or XLSX inside."
     raise FileReadError(message, code="UNSUPPORTED_FORMAT")
+
+
+MAX_XLSX_EXPANDED_BYTES = 1024**3  # a workbook's parts together, once decompressed
+MAX_XLSX_RATIO = 100  # decompressed / compressed, beyond which a large workbook is a bomb
+XLSX_RATIO_CHECKED_FROM = 100 * 1024**2
+
+
+def _refuse_zip_bomb(path: Path, name: str) -> None:
+    """Refuse a workbook that would expand far beyond its size when opened (a ZIP bomb): the
+    reader would fill the memory of the worker long before it found the end of the sheet.
+
+    The sizes are the ones the archive declares; the zip reader never returns more bytes than
+    declared, so they bound what reading can cost."""
+    with zipfile.ZipFile(path) as archive:
+        expanded = sum(info.file_size for info in archive.infolist())
+    compressed = max(path.stat().st_size, 1)
+    if expanded > MAX_XLSX_EXPANDED_BYTES or (
+        expanded > XLSX_RATIO_CHECKED_FROM and expanded / compressed > MAX_XLSX_RATIO
+    ):
+        raise FileReadError(
+            f"{name} would expand to {_size_text(expanded)} when opened, far more than its "
+            f"{_size_text(compressed)} suggest, so it cannot be read safely. Save it as a CSV file "
+            "and upload that instead.",
+            code="FILE_TOO_LARGE",
+            expanded_bytes=expanded,
+        )
 
 
 # ---- encoding -------------------------------------------------------------------------------
@@ -352,6 +380,46 @@ def _reject_binary(path: Path, encoding: str, filename: str) -> None:
         raise _not_a_table(filename)
 
 
+# Text files that are documents, not tables: a web page saved instead of the export behind it,
+# or an API's JSON answer. Read as CSV they would "work" and profile nonsense.
+_HTML_START = re.compile(r"^\s*(<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]|<\?xml\s)", re.IGNORECASE)
+_JSON_START = re.compile(r'^\s*(\{\s*("|\}|$)|\[\s*(\{|\[|"|\]|$))')
+
+
+def _reject_documents(sample: str, filename: str) -> None:
+    text = sample.lstrip("\ufeff")
+    if _HTML_START.match(text):
+        kind = "an XML document" if text.lstrip().startswith("<?xml") else "a web page (HTML)"
+    elif _JSON_START.match(text):
+        kind = "a JSON document"
+    else:
+        return
+    raise FileReadError(
+        f"{filename} is {kind}, not a table. Export the data as CSV or Excel (.xlsx) and upload that.",
+        code="NOT_A_TABLE",
+    )
+
+
+def _unclosed_quote(sample: str, delimiter: str) -> bool:
+    """True when a quoted field opened in the sample never closes (everything after it would
+    read as one value)."""
+    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, strict=True)
+    try:
+        for _ in reader:
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _unclosed_quote_error(filename: str) -> FileReadError:
+    return FileReadError(
+        f"{filename} has a quotation mark near its start that is never closed, so the whole "
+        "file reads as one value. Remove or close that quote and upload the file again.",
+        code="UNCLOSED_QUOTE",
+    )
+
+
 def _binary_bytes(head: bytes) -> bool:
     """More than 1% control bytes: no text table looks like that, whatever its code page."""
     if not head:
@@ -425,9 +493,15 @@ def read_csv(
     header = next(iter(records), [])
     trailing = _trailing_delimiter(records)
     rejected: list[str] = []
-    table = _arrow_read(
-        path, filename, encoding, delimiter, max(len(header), 1) + trailing, rejected, header_row=not trailing
-    )
+    try:
+        width = max(len(header), 1) + trailing
+        table = _arrow_read(path, filename, encoding, delimiter, width, rejected, header_row=not trailing)
+    except FileReadError as error:  # pyarrow calls a file that is one open quote "empty"
+        if error.code == "EMPTY_FILE" and _unclosed_quote(sample, delimiter):
+            raise _unclosed_quote_error(filename) from None
+        raise
+    if table.num_rows <= 1 and _unclosed_quote(sample, delimiter):
+        raise _unclosed_quote_error(filename)
     if table.num_rows == 0 and not trailing:
         raise _empty(filename)
     if trailing:  # the header came from the sample; the extra, empty last field is dropped

@@ -323,3 +323,52 @@ def test_a_trailing_field_that_holds_values_is_kept(tmp_path: Path) -> None:
     table = load_table(path, "primary", "export.csv")
     assert table.frame.shape == (11, 3)
     assert table.frame.iloc[2, 2] == "x" and table.frame.columns[2] == "column_3"
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"<!DOCTYPE html>\n<html><body><table><tr><td>1</td></tr></table></body></html>\n", "web page"),
+        (b"  <html lang='en'>\n<head></head>\n", "web page"),
+        (b'<?xml version="1.0"?>\n<rows><row a="1"/></rows>\n', "XML document"),
+        (b'{\n  "rows": [{"a": 1}]\n}\n', "JSON document"),
+        (b'[{"a": 1}, {"a": 2}]\n', "JSON document"),
+    ],
+)
+def test_documents_that_are_not_tables_are_refused(tmp_path: Path, content: bytes, kind: str) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    with pytest.raises(FileReadError) as error:
+        load_table(path, "primary", "export.csv")
+    assert error.value.code == "NOT_A_TABLE" and kind in error.value.message
+
+
+def test_a_table_whose_header_starts_with_a_bracket_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"[id],name\n1,Ada\n2,Grace\n")
+    assert list(load_table(path, "primary", "t.csv").frame.columns) == ["[id]", "name"]
+
+
+def test_a_quote_that_never_closes_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "q.csv"
+    path.write_bytes(b'"name,city\nAda,Oslo\nGrace,Lima\n')
+    with pytest.raises(FileReadError) as error:
+        load_table(path, "primary", "q.csv")
+    assert error.value.code == "UNCLOSED_QUOTE" and "never closed" in error.value.message
+
+
+def test_a_workbook_that_would_expand_enormously_is_refused_before_it_is_opened(tmp_path: Path) -> None:
+    """A ZIP bomb: a small workbook whose sheet would decompress to more than a gigabyte."""
+    from core import loading
+
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            block = b"<row/>" * 100_000
+            for _ in range(loading.MAX_XLSX_EXPANDED_BYTES // len(block) + 1):
+                sheet.write(block)
+    assert path.stat().st_size < 10_000_000
+    with pytest.raises(FileReadError) as error:
+        load_table(path, "primary", "bomb.xlsx")
+    assert error.value.code == "FILE_TOO_LARGE" and "expand" in error.value.message

@@ -77,3 +77,23 @@ def test_cramers_v_on_known_tables() -> None:
     assert _cramers_v(a, a.copy(), 2, 2) == pytest.approx(1.0)
     b = np.array([0, 1, 0, 1] * 25)
     assert _cramers_v(a, b, 2, 2) == pytest.approx(0.0)
+
+
+def test_a_very_wide_file_compares_its_first_columns_only_and_says_so() -> None:
+    """Pairs grow with the square of the columns: a wide export is compared on its first
+    columns, with an info alert naming how many were left out."""
+    from core.agents.profile.relationships import MAX_COMPARED_COLUMNS, MAX_CORRELATION_ALERTS
+
+    width = MAX_COMPARED_COLUMNS + 30
+    base = np.arange(60, dtype=float)
+    columns = {f"c{i}": (base * (i + 1)).astype(str).tolist() for i in range(width)}  # all correlated
+    context = context_of(table_of(columns))
+    result = RelationshipsAgent().run(context)
+    limited = alerts(result, "RELATIONSHIPS_LIMITED")
+    assert len(limited) == 1 and limited[0].count == 30
+    assert limited[0].examples[0] == f"c{MAX_COMPARED_COLUMNS}"
+    metrics = result.metrics["files"]["primary"]
+    assert (metrics["columns_compared"], metrics["columns_total"]) == (MAX_COMPARED_COLUMNS, width)
+    pairs = result.artifacts["correlations.csv"]
+    assert len(pairs) == MAX_COMPARED_COLUMNS * (MAX_COMPARED_COLUMNS - 1) // 2
+    assert len(alerts(result, "STRONG_CORRELATION")) == MAX_CORRELATION_ALERTS

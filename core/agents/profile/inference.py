@@ -646,9 +646,12 @@ class cached_property:
         return cache[self.name]
 
 
-@dataclass
+@dataclass(eq=False)
 class ColumnProfile:
-    """One column's text and what the agents learned about it, computed lazily and once."""
+    """One column's text and what the agents learned about it, computed lazily and once.
+
+    Compared by identity: one profile per column per run, and comparing two columns' text
+    cell by cell (a dataclass's default `==`) would be both wrong and slow."""
 
     file_key: str
     name: str
@@ -883,7 +886,8 @@ def warm(
     those profiles. True when there was work."""
     every = [(t, column_profile(context, t, c)) for t in context.tables.values() for c in t.frame.columns]
     if columns is not None:
-        every = [(t, p) for t, p in every if any(p is c for c in columns)]
+        wanted = {id(c) for c in columns}
+        every = [(t, p) for t, p in every if id(p) in wanted]
     todo = [(t, p) for t, p in every if then is not None or any(a not in p.__dict__ for a in attributes)]
     if not todo:
         return False

@@ -35,6 +35,10 @@ CORRELATION_SAMPLE = 200_000
 STRONG_CORRELATION = 0.9
 ASSOCIATION_MAX_VALUES = 100
 NUMERIC_MEANINGS = ("numeric", "currency", "percentage")
+# Pairs grow with the square of the columns: a 5,000-column export would mean 12.5 million
+# pairs to test. The first columns of the file are compared, and the report says so.
+MAX_COMPARED_COLUMNS = 100
+MAX_CORRELATION_ALERTS = 50  # the rest are in correlations.csv
 
 
 @dataclass
@@ -54,6 +58,8 @@ class TableRelationships:
     dependencies: list[Dependency] = field(default_factory=list)
     correlation_rows: int = 0
     checks: list[Check] = field(default_factory=list)
+    columns_compared: int = 0
+    columns_total: int = 0
 
 
 def table_relationships(context: AgentContext, table: LoadedTable) -> TableRelationships:
@@ -66,8 +72,9 @@ def table_relationships(context: AgentContext, table: LoadedTable) -> TableRelat
 
 def _compute(context: AgentContext, table: LoadedTable) -> TableRelationships:
     warm(context, ("encoded", "missing_codes", "column_type"), then=typed_if_useful)
-    profiles = [column_profile(context, table, c) for c in table.frame.columns]
-    found = TableRelationships()
+    every = [column_profile(context, table, c) for c in table.frame.columns]
+    profiles = every[:MAX_COMPARED_COLUMNS]
+    found = TableRelationships(columns_compared=len(profiles), columns_total=len(every))
     found.correlations, found.correlation_rows = _correlations(profiles, len(table.frame))
     found.associations = _associations(profiles)
     found.dependencies = _dependencies(profiles, len(table.frame))
@@ -258,6 +265,8 @@ class RelationshipsAgent:
                     1 for c in found.correlations if abs(c["pearson"]) >= STRONG_CORRELATION
                 ),
                 "correlation_sample_rows": found.correlation_rows,
+                "columns_compared": found.columns_compared,
+                "columns_total": found.columns_total,
                 "correlations_sampled": found.correlation_rows < len(table.frame),
                 # every numeric pair, for the correlation heatmap (bounded by the numeric columns)
                 "correlation_pairs": [
@@ -294,7 +303,21 @@ class RelationshipsAgent:
                     for d in found.dependencies
                 ]
             )
-        for pair in found.correlations:
+        if found.columns_compared < found.columns_total:
+            result.alerts.append(
+                Finding(
+                    severity="info",
+                    agent=AGENT_ID,
+                    code="RELATIONSHIPS_LIMITED",
+                    message=f"The file has {found.columns_total:,} columns; correlations, associations and "
+                    f"rules were looked for among its first {found.columns_compared:,} columns only.",
+                    file_key=table.file_key,
+                    count=found.columns_total - found.columns_compared,
+                    examples=list(table.frame.columns[found.columns_compared :][:5]),
+                )
+            )
+        strong = [p for p in found.correlations if abs(p["pearson"]) >= STRONG_CORRELATION]
+        for pair in strong[:MAX_CORRELATION_ALERTS]:
             if abs(pair["pearson"]) >= STRONG_CORRELATION:
                 result.alerts.append(
                     Finding(

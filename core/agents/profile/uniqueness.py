@@ -106,7 +106,7 @@ def _near_duplicates(
     thousand), and only those rows are compared in full.
     """
     costly = [p for p in profiles if len(p.encoded.values) * MANY_VALUES > n]
-    cheap = [p for p in profiles if p not in costly]
+    cheap = [p for p in profiles if len(p.encoded.values) * MANY_VALUES <= n]
     warm(context, ("matching",), columns=cheap)
     if not costly:
         return _duplicates(lambda: (p.matching[0][p.encoded.codes] for p in cheap), n)
