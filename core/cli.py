@@ -27,6 +27,7 @@ from typing import Any
 
 from core import billing, users
 from core.errors import DQError, ValidationError
+from core.logs import configure_logging
 from core.registry import registry_as_dict
 from core.settings import PROJECT_ROOT, get_settings
 from core.states import TERMINAL
@@ -66,7 +67,9 @@ def _start_worker_process() -> subprocess.Popen[bytes]:
 def _wait(services: Any, user_id: int, task_id: str, timeout: float | None) -> dict[str, Any]:
     """Poll the task, printing progress to standard error, until it ends."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    worker = _start_worker_process()
+    # with EXECUTOR=rq the task went to the RQ workers; otherwise this command brings its own worker
+    local = services.settings.executor == "process"
+    worker = _start_worker_process() if local else None
     last = None
     try:
         while True:
@@ -82,7 +85,7 @@ def _wait(services: Any, user_id: int, task_id: str, timeout: float | None) -> d
                 last = line
             if task["status"] in TERMINAL:
                 return task
-            if worker.poll() is not None and task["status"] == "queued":
+            if worker is not None and worker.poll() is not None and task["status"] == "queued":
                 worker = _start_worker_process()  # it found the queue empty a moment too early
             if deadline is not None and time.monotonic() > deadline:
                 services.tasks.cancel_task(user_id, task_id)
@@ -90,7 +93,8 @@ def _wait(services: Any, user_id: int, task_id: str, timeout: float | None) -> d
             time.sleep(0.3)
     finally:
         try:
-            worker.wait(timeout=30)
+            if worker is not None:
+                worker.wait(timeout=30)
         except subprocess.TimeoutExpired:
             worker.terminate()
 
@@ -168,6 +172,14 @@ def cmd_credits_grant(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    configure_logging("INFO")  # a worker's task transitions are what its operator watches
+    if get_settings().executor == "rq":
+        from core.rq_jobs import run_rq_worker
+        from core.services import get_services
+
+        # the jobs use the process-wide services, so the worker builds them once, the same way
+        run_rq_worker(get_services(), burst=args.exit_when_idle)
+        return EXIT_OK
     services = _services()
     worker = services.worker()
     logging.getLogger(__name__).info("worker %s started", worker.worker_id)
@@ -272,9 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

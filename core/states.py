@@ -2,11 +2,13 @@
 
 Every status change in the product goes through `transition`, which refuses an illegal move
 and writes the change as a compare-and-set (`WHERE status = <expected>`), so two processes that
-race for the same task cannot both win.
+race for the same task cannot both win. Being the one place, it also logs every change as one
+structured line (event `task_transition`, see `core.logs`).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -15,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidStateError
+from core.logs import log_event
 from db.models import Task, utcnow
 
 
@@ -42,6 +45,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.FAILED: frozenset(),
     Status.CANCELLED: frozenset(),
 }
+
+log = logging.getLogger("dq.tasks")
 
 TERMINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
 ACTIVE = frozenset({Status.QUEUED, Status.PROCESSING})
@@ -96,6 +101,24 @@ def transition(session: Session, task: Task, target: Status, **fields: Any) -> T
             current_status=current.value,
             requested_status=target.value,
         )
+    entered = _entered_at(task, current)
     for name, value in values.items():
         setattr(task, name, value)
+    log_event(
+        log,
+        "task_transition",
+        task_id=task.task_id,
+        user_id=task.user_id,
+        tool=task.tool_id,
+        **{"from": current.value, "to": target.value},
+        seconds_in_previous=None if entered is None else round((now - entered).total_seconds(), 3),
+        attempt=task.attempts,
+        error_code=values.get("error_code"),
+    )
     return task
+
+
+def _entered_at(task: Task, status: Status) -> datetime | None:
+    """When `task` entered `status`, from the timestamp that status stamps."""
+    stamp = "created_at" if status is Status.CREATED else _STAMPS.get(status, "updated_at")
+    return getattr(task, stamp, None) or task.updated_at
