@@ -191,6 +191,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(_: argparse.Namespace) -> int:
+    """Settings, then whether the database, storage and queue answer: what /healthz says."""
+    from core.health import check_health
+
+    health = check_health(_services(migrate=False))
+    print(json.dumps(health, indent=2))
+    return EXIT_OK if not health["failing"] else EXIT_FAILED
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from db.migrate import upgrade
 
@@ -271,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exit-when-idle", action="store_true", help="stop once no task is queued")
     p.add_argument("--parent-pid", type=int, help="stop when this process ends")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser(
+        "check",
+        help="check the settings and that the database, storage and queue answer (exit 1 if not)",
+    )
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("db", help="database schema")
     dsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
