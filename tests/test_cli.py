@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import PROJECT_ROOT
+from tests.conftest import _empty_tables
 
 BENCHMARKS = PROJECT_ROOT.parent / "shared" / "benchmarks" / "cleaning"
 
@@ -48,10 +49,16 @@ def profile(
     )
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+@pytest.fixture(params=["sqlite", "mariadb"])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The environment of a fresh installation: its own SQLite file, or the session's MariaDB
+    database emptied (with the cookie key a shared database requires)."""
     environment = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(PROJECT_ROOT)}
     environment.pop("DATABASE_URL", None)
+    if request.param == "mariadb":
+        url = request.getfixturevalue("mariadb_url")
+        _empty_tables(url)
+        environment.update(DATABASE_URL=url, COOKIE_KEY="test-cookie-key")
     added = cli(environment, "users", "add", "demo", "--credits", "100", stdin="s3cret-password\n")
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["credits"] == 100
@@ -132,6 +139,7 @@ def test_run_rejects_unknown_names_with_exit_2(env: dict[str, str], tmp_path: Pa
 
 @pytest.mark.skipif(not BENCHMARKS.is_dir(), reason="shared benchmarks are not beside the repository")
 @pytest.mark.parametrize("name", ["beers", "flights", "hospital", "rayyan"])
+@pytest.mark.parametrize("env", ["sqlite"], indirect=True)  # the database plays no part in reading files
 def test_profile_completes_on_the_benchmark_files(env: dict[str, str], tmp_path: Path, name: str) -> None:
     import pandas as pd
 
