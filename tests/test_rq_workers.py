@@ -359,3 +359,67 @@ def test_with_the_broker_down_the_task_stays_queued(tmp_path: Path, db_url: str)
     task_id = submit(services, user.id, SMALL_CSV)  # no exception: nothing the user did is lost
     assert services.tasks.get_task(user.id, task_id)["status"] == "queued"
     assert services.worker("reaper").reap() == []  # and reaping copes with the broker being down
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_the_app_only_enqueues_and_two_workers_run_the_tasks(
+    tmp_path: Path, mariadb_url: str, redis_url: str, queue_name: str
+) -> None:
+    """`streamlit run app.py` with EXECUTOR=rq on MariaDB: uploads go through the app's signed
+    URLs, the tasks run on the two RQ workers (not in a worker the app started), /healthz sees them."""
+    import requests
+
+    from tests.app_server import streamlit_app
+
+    _empty_tables(mariadb_url)
+    data_dir = tmp_path / "data"
+    env_vars = rq_env(data_dir, mariadb_url, redis_url, queue_name)
+    with streamlit_app(data_dir, extra_env=env_vars) as (base, app_env):
+        process_env = {**app_env, "PYTHONPATH": str(PROJECT_ROOT)}
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "core", "worker"],
+                cwd=PROJECT_ROOT,
+                env=process_env,
+                stdout=(tmp_path / f"w{n}.log").open("wb"),
+                stderr=subprocess.STDOUT,
+            )
+            for n in range(2)
+        ]
+        try:
+            services = build_services(load_settings({**env_vars, "PUBLIC_BASE_URL": base}), migrate=False)
+            user = users.create_user(services.factory, "webuser", "password123", credits=100)
+            task_ids = []
+            for n in range(4):
+                content = SMALL_CSV.encode()
+                files = {"primary": {"filename": f"{n}.csv", "size_bytes": len(content)}}
+                task = services.tasks.create_task(user.id, "profile-my-data", None, None, files)
+                upload = services.tasks.issue_upload_urls(user.id, task["task_id"])["primary"]
+                assert upload["url"].startswith(base)
+                put = requests.put(upload["url"], data=content, headers=upload["headers"], timeout=10)
+                assert put.status_code == 200, put.text
+                services.tasks.start_processing(user.id, task["task_id"])
+                task_ids.append(task["task_id"])
+            deadline = time.monotonic() + 150
+            while time.monotonic() < deadline:
+                done = [services.tasks.get_task(user.id, t) for t in task_ids]
+                if all(t["status"] in TERMINAL for t in done):
+                    break
+                time.sleep(0.5)
+            assert [t["status"] for t in done] == ["completed"] * 4
+            pids = {w.pid for w in workers}
+            with session_scope(services.factory) as session:
+                ran_on = {int(w.rpartition(":")[2]) for w in session.scalars(select(Task.worker_id))}
+            assert ran_on <= pids  # no task ran anywhere but on the RQ workers
+            health = requests.get(f"{base}/healthz", timeout=10).json()
+            assert health["status"] == "ok" and health["checks"]["queue"]["workers"] == 2
+            assert health["checks"]["database"]["backend"] == "mysql"
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
