@@ -11,12 +11,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pymysql
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from core import users
 from core.errors import ConfigurationError, DQError
@@ -217,3 +218,30 @@ def test_timestamps_are_utc(services: Services) -> None:
     assert abs((now - created).total_seconds()) < 60
     if isinstance(server_now, datetime):  # MariaDB: the session clock is UTC too
         assert abs((now - server_now).total_seconds()) < 60
+
+
+# ---- claiming ----------------------------------------------------------------------------------
+def test_concurrent_workers_claim_each_task_once(services: Services) -> None:
+    """Eight workers polling at once (threads, each with its own connections) share ten tasks
+    between them without a task being claimed twice."""
+    user = users.create_user(services.factory, "ann", "password123", credits=100)
+    queued = []
+    for n in range(10):
+        files = {"primary": {"filename": f"{n}.csv", "size_bytes": 9}}
+        task = services.tasks.create_task(user.id, "profile-my-data", ["types"], None, files)
+        upload = services.tasks.issue_upload_urls(user.id, task["task_id"])["primary"]
+        services.store.write(upload["key"], CSV.encode(), "text/csv")
+        services.tasks.start_processing(user.id, task["task_id"])
+        queued.append(task["task_id"])
+
+    def drain(n: int) -> list[str]:
+        worker, claimed = services.worker(f"host:{1000 + n}"), []
+        while (task_id := worker.claim_next()) is not None:
+            claimed.append(task_id)
+        return claimed
+
+    with ThreadPoolExecutor(8) as pool:
+        claims = [task_id for claimed in pool.map(drain, range(8)) for task_id in claimed]
+    assert sorted(claims) == sorted(queued)
+    with session_scope(services.factory) as session:
+        assert {t.attempts for t in session.scalars(select(Task))} == {1}

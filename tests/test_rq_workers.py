@@ -38,6 +38,9 @@ from db.models import CreditEntry, Task, User
 from db.session import session_scope
 from tests.conftest import _empty_tables
 
+# RQ's job timeout is an alarm signal: a test that runs an RQ worker in its own process keeps
+# pytest-timeout off that signal
+IN_PROCESS_RQ = pytest.mark.timeout(120, method="thread")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START_CREDITS = 200
 POOR_CREDITS = 5  # fewer than one full profile: this user's second task runs out of credits
@@ -290,6 +293,7 @@ def test_two_workers_twenty_tasks_ten_clients_one_worker_killed(
 
 
 # ---- the pieces, in one process ---------------------------------------------------------------
+@IN_PROCESS_RQ
 def test_a_job_delivered_twice_runs_the_task_once(in_process: Services) -> None:
     user = users.create_user(in_process.factory, "ann", "password123", credits=100)
     task_id = submit(in_process, user.id, SMALL_CSV, agents=["types", "completeness"])
@@ -302,6 +306,7 @@ def test_a_job_delivered_twice_runs_the_task_once(in_process: Services) -> None:
     assert in_process.tasks.executor.queue().count == 0
 
 
+@IN_PROCESS_RQ
 def test_a_job_the_broker_lost_is_sent_again_by_the_reaper(in_process: Services) -> None:
     user = users.create_user(in_process.factory, "ann", "password123", credits=100)
     task_id = submit(in_process, user.id, SMALL_CSV, agents=["types"])
@@ -316,6 +321,7 @@ def test_a_job_the_broker_lost_is_sent_again_by_the_reaper(in_process: Services)
     assert in_process.tasks.get_task(user.id, task_id)["status"] == "completed"
 
 
+@IN_PROCESS_RQ
 def test_a_killed_worker_s_task_is_requeued_with_a_new_job(in_process: Services) -> None:
     user = users.create_user(in_process.factory, "ann", "password123", credits=100)
     task_id = submit(in_process, user.id, SMALL_CSV, agents=["types"])
@@ -330,6 +336,7 @@ def test_a_killed_worker_s_task_is_requeued_with_a_new_job(in_process: Services)
     assert task["status"] == "completed" and task["attempts"] == 2
 
 
+@IN_PROCESS_RQ
 def test_the_tool_time_limit_fails_the_task_with_timeout(
     in_process: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
