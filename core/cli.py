@@ -56,7 +56,9 @@ def cmd_tools(_: argparse.Namespace) -> int:
 
 def _start_worker_process() -> subprocess.Popen[bytes]:
     """A worker process that runs queued tasks and exits once the queue is empty."""
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    # the worker logs at this command's level, so its lines do not drown the progress shown here
+    level = os.environ.get("LOG_LEVEL") or "WARNING"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "LOG_LEVEL": level}
     return subprocess.Popen(
         [sys.executable, "-m", "core", "worker", "--exit-when-idle", "--parent-pid", str(os.getpid())],
         cwd=os.getcwd(),
