@@ -25,6 +25,7 @@ from core.health import check_health
 from core.logs import JsonFormatter
 from core.services import Services, build_services, get_services
 from core.settings import PROJECT_ROOT, get_settings, load_settings
+from core.states import Status, transition
 from db.models import Task
 from db.session import MYSQL_POOL_RECYCLE_SECONDS, make_engine, session_scope
 from tests.conftest import MARIADB_HOST, MARIADB_PORT, make_settings
@@ -111,6 +112,18 @@ def test_a_failure_logs_its_error_code(services: Services, transition_lines: io.
         services.tasks.start_processing(user.id, task["task_id"])  # nothing was uploaded
     last = _events(transition_lines, task["task_id"])[-1]
     assert (last["to"], last["error_code"]) == ("upload_failed", "FILES_NOT_FOUND")
+
+
+def test_a_transition_rolled_back_is_not_logged(services: Services, transition_lines: io.StringIO) -> None:
+    user = users.create_user(services.factory, "ann", "password123", credits=100)
+    task = services.tasks.create_task(
+        user.id, "profile-my-data", None, None, {"primary": {"filename": "a.csv", "size_bytes": 20}}
+    )
+    with pytest.raises(RuntimeError), session_scope(services.factory) as session:
+        transition(session, session.get(Task, task["task_id"]), Status.CANCELLED)
+        raise RuntimeError("the unit of work fails after the status change")
+    assert services.tasks.get_task(user.id, task["task_id"])["status"] == "created"
+    assert _events(transition_lines, task["task_id"]) == []
 
 
 # ---- health -----------------------------------------------------------------------------------
