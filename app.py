@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from core.errors import ConfigurationError
 from core.health import check_health
 from core.logs import configure_logging
 from core.services import get_services
@@ -71,7 +72,11 @@ def healthz(_request: Request) -> JSONResponse:
 
 
 def _routes() -> list[Any]:
-    store = get_services().store
+    try:
+        store = get_services().store  # the start-up settings check
+    except ConfigurationError as error:
+        print(f"The app cannot start: {error.message}", file=sys.stderr)
+        raise SystemExit(2) from None
     local = storage_routes(store) if isinstance(store, LocalObjectStore) else []
     return [Route("/healthz", healthz, methods=["GET"]), *local]
 

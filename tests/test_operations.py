@@ -258,3 +258,19 @@ def test_concurrent_workers_claim_each_task_once(services: Services) -> None:
     assert sorted(claims) == sorted(queued)
     with session_scope(services.factory) as session:
         assert {t.attempts for t in session.scalars(select(Task))} == {1}
+
+
+def test_the_app_refuses_to_start_naming_a_missing_setting(tmp_path: Path) -> None:
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "EXECUTOR": "rq"}
+    env.pop("REDIS_URL", None)
+    env.pop("DATABASE_URL", None)
+    started = subprocess.run(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode == 2
+    assert "The app cannot start: Setting REDIS_URL is required when EXECUTOR=rq" in started.stderr
