@@ -13,6 +13,8 @@ import pytest
 from core.settings import PROJECT_ROOT
 from tests.conftest import _empty_tables
 
+# for tests where the database plays no part (the registry, argument checks, reading files)
+SQLITE_ONLY = pytest.mark.parametrize("env", ["sqlite"], indirect=True)
 BENCHMARKS = PROJECT_ROOT.parent / "shared" / "benchmarks" / "cleaning"
 
 
@@ -65,6 +67,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     return environment
 
 
+@SQLITE_ONLY
 def test_tools_lists_the_registry(env: dict[str, str]) -> None:
     result = cli(env, "tools")
     assert result.returncode == 0
@@ -116,6 +119,7 @@ def test_run_exits_1_with_the_error_code_on_a_bad_file(env: dict[str, str], tmp_
     assert task["status"] == "failed" and task["error_code"] == "EMPTY_FILE"
 
 
+@SQLITE_ONLY
 def test_run_rejects_unknown_names_with_exit_2(env: dict[str, str], tmp_path: Path) -> None:
     data = tmp_path / "a.csv"
     data.write_text("a,b\n1,2\n")
@@ -139,7 +143,7 @@ def test_run_rejects_unknown_names_with_exit_2(env: dict[str, str], tmp_path: Pa
 
 @pytest.mark.skipif(not BENCHMARKS.is_dir(), reason="shared benchmarks are not beside the repository")
 @pytest.mark.parametrize("name", ["beers", "flights", "hospital", "rayyan"])
-@pytest.mark.parametrize("env", ["sqlite"], indirect=True)  # the database plays no part in reading files
+@SQLITE_ONLY
 def test_profile_completes_on_the_benchmark_files(env: dict[str, str], tmp_path: Path, name: str) -> None:
     import pandas as pd
 
