@@ -13,15 +13,22 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
-from starlette.routing import Mount
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
 
 from api import API_PREFIX, build_api
+from core.errors import ConfigurationError
+from core.health import check_health
+from core.logs import configure_logging
 from core.services import get_services
+from core.worker import reap_periodically
 from storage.local import LocalObjectStore
 from storage.routes import storage_routes
 
@@ -39,11 +46,18 @@ def _start_worker() -> subprocess.Popen[bytes]:
 
 @contextlib.asynccontextmanager
 async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
+    configure_logging("INFO")
     services = get_services()  # validates settings and upgrades the database schema
-    worker = _start_worker() if os.environ.get("START_WORKER", "1") != "0" else None
+    # with EXECUTOR=rq the app only enqueues, and reaps tasks whose RQ worker died
+    rq = services.settings.executor == "rq"
+    worker = _start_worker() if not rq and os.environ.get("START_WORKER", "1") != "0" else None
+    stop_reaper = threading.Event()
+    if rq:
+        reap_periodically(services.worker(), stop_reaper)
     try:
         yield {"services": services}
     finally:
+        stop_reaper.set()
         if worker is not None:
             worker.terminate()
             try:
@@ -52,10 +66,24 @@ async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
                 worker.kill()
 
 
+def healthz(_request: Request) -> JSONResponse:
+    """Database, storage and queue, each checked; 503 naming the failing part."""
+    health = check_health(get_services())
+    return JSONResponse(health, status_code=503 if health["failing"] else 200)
+
+
 def _routes() -> list[Any]:
-    store = get_services().store
-    routes: list[Any] = storage_routes(store) if isinstance(store, LocalObjectStore) else []
-    return [*routes, Mount(API_PREFIX, app=build_api(get_services))]  # the REST Task API
+    try:
+        store = get_services().store  # the start-up settings check
+    except ConfigurationError as error:
+        print(f"The app cannot start: {error.message}", file=sys.stderr)
+        raise SystemExit(2) from None
+    local = storage_routes(store) if isinstance(store, LocalObjectStore) else []
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        *local,
+        Mount(API_PREFIX, app=build_api(get_services)),  # the REST Task API
+    ]
 
 
 app = st.App(__file__, routes=_routes(), lifespan=lifespan)

@@ -30,6 +30,7 @@ from typing import Any
 
 from core import billing, users
 from core.errors import DQError, ValidationError
+from core.logs import configure_logging
 from core.registry import registry_as_dict
 from core.settings import PROJECT_ROOT, get_settings
 from core.states import TERMINAL
@@ -58,7 +59,9 @@ def cmd_tools(_: argparse.Namespace) -> int:
 
 def _start_worker_process() -> subprocess.Popen[bytes]:
     """A worker process that runs queued tasks and exits once the queue is empty."""
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    # the worker logs at this command's level, so its lines do not drown the progress shown here
+    level = os.environ.get("LOG_LEVEL") or "WARNING"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "LOG_LEVEL": level}
     return subprocess.Popen(
         [sys.executable, "-m", "core", "worker", "--exit-when-idle", "--parent-pid", str(os.getpid())],
         cwd=os.getcwd(),
@@ -69,7 +72,9 @@ def _start_worker_process() -> subprocess.Popen[bytes]:
 def _wait(services: Any, user_id: int, task_id: str, timeout: float | None) -> dict[str, Any]:
     """Poll the task, printing progress to standard error, until it ends."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    worker = _start_worker_process()
+    # with EXECUTOR=rq the task went to the RQ workers; otherwise this command brings its own worker
+    local = services.settings.executor == "process"
+    worker = _start_worker_process() if local else None
     last = None
     try:
         while True:
@@ -85,7 +90,7 @@ def _wait(services: Any, user_id: int, task_id: str, timeout: float | None) -> d
                 last = line
             if task["status"] in TERMINAL:
                 return task
-            if worker.poll() is not None and task["status"] == "queued":
+            if worker is not None and worker.poll() is not None and task["status"] == "queued":
                 worker = _start_worker_process()  # it found the queue empty a moment too early
             if deadline is not None and time.monotonic() > deadline:
                 services.tasks.cancel_task(user_id, task_id)
@@ -93,7 +98,8 @@ def _wait(services: Any, user_id: int, task_id: str, timeout: float | None) -> d
             time.sleep(0.3)
     finally:
         try:
-            worker.wait(timeout=30)
+            if worker is not None:
+                worker.wait(timeout=30)
         except subprocess.TimeoutExpired:
             worker.terminate()
 
@@ -195,6 +201,14 @@ def cmd_credits_grant(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    configure_logging("INFO")  # a worker's task transitions are what its operator watches
+    if get_settings().executor == "rq":
+        from core.rq_jobs import run_rq_worker
+        from core.services import get_services
+
+        # the jobs use the process-wide services, so the worker builds them once, the same way
+        run_rq_worker(get_services(), burst=args.exit_when_idle)
+        return EXIT_OK
     services = _services()
     worker = services.worker()
     logging.getLogger(__name__).info("worker %s started", worker.worker_id)
@@ -226,6 +240,15 @@ def cmd_storage_cors(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(result.b2_command)
     return EXIT_FAILED
+
+
+def cmd_check(_: argparse.Namespace) -> int:
+    """Settings, then whether the database, storage and queue answer: what /healthz says."""
+    from core.health import check_health
+
+    health = check_health(_services(migrate=False))
+    print(json.dumps(health, indent=2))
+    return EXIT_OK if not health["failing"] else EXIT_FAILED
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -340,6 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.set_defaults(func=cmd_storage_cors)
 
+    p = sub.add_parser(
+        "check",
+        help="check the settings and that the database, storage and queue answer (exit 1 if not)",
+    )
+    p.set_defaults(func=cmd_check)
+
     p = sub.add_parser("db", help="database schema")
     dsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     u = dsub.add_parser("upgrade", help="bring the schema up to date (the app also does this on start)")
@@ -352,9 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

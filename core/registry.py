@@ -134,6 +134,8 @@ class ToolSpec:
     agents: tuple[AgentSpec, ...]
     file_slots: tuple[FileSlot, ...]
     parameters: tuple[ParamSpec, ...] = field(default_factory=tuple)
+    # the longest one run may take on an RQ worker before it fails with TIMEOUT
+    job_timeout_seconds: int = 3600
 
     def agent(self, agent_id: str) -> AgentSpec:
         for spec in self.agents:

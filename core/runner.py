@@ -53,6 +53,14 @@ class TaskCancelled(Exception):
     """Raised inside a run when the owner cancelled the task."""
 
 
+class TaskTimedOut(BaseException):
+    """Raised inside a run (by the RQ worker's alarm) when the tool's time limit is over.
+
+    A BaseException, so that the per-agent `except Exception` (an agent crash) does not take it
+    for an agent's own failure and carry on with the next agent.
+    """
+
+
 class _Progress:
     """Throttled progress writes that never overwrite a status the runner no longer owns."""
 
@@ -130,6 +138,10 @@ def _load_inputs(
     return tables
 
 
+def _duration(seconds: int) -> str:
+    return f"{seconds} seconds" if seconds < 120 else f"{seconds // 60} minutes"
+
+
 def _agent_summary(run: dict[str, Any], result: AgentResult | None) -> dict[str, Any]:
     summary = {k: run[k] for k in ("status", "execution_time_ms", "credits_charged") if k in run}
     if "error" in run:
@@ -172,6 +184,17 @@ class TaskRun:
                 self._execute(task, tool, Path(tmp))
         except TaskCancelled:
             log.info("task %s was cancelled", self.task_id)
+        except TaskTimedOut:
+            running = next((a for a in task.agents if a not in self.runs), None)
+            if running is not None:
+                billing.refund(self.factory, task.task_id, running, note="time limit reached")
+                self.runs[running] = {"status": "failed", "error": "Stopped at the time limit; not charged."}
+            self._fail(
+                task,
+                "TIMEOUT",
+                f"The task took longer than the {_duration(tool.job_timeout_seconds)} that "
+                f"{tool.name} may run; try a smaller file or fewer agents.",
+            )
         except DQError as error:
             self._fail(task, error.code, error.message)
         except MemoryError:

@@ -26,7 +26,7 @@ class Services:
     tasks: TaskService
 
     def worker(self, worker_id: str | None = None) -> Worker:
-        return Worker(self.factory, self.store, self.settings, worker_id)
+        return Worker(self.factory, self.store, self.settings, worker_id, executor=self.tasks.executor)
 
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
@@ -35,7 +35,7 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         upgrade(settings.database_url)
     factory = session_factory(settings.database_url)
     store = build_store(settings)
-    tasks = TaskService(factory, store, settings, build_executor(settings.executor))
+    tasks = TaskService(factory, store, settings, build_executor(settings))
     return Services(settings, factory, store, tasks)
 
 

@@ -7,6 +7,7 @@ environment itself, and a wrong value fails at start-up with a message naming th
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ SECRETS_TOML = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 
 STORAGE_BACKENDS = ("local", "s3")
 REGISTRATION_POLICIES = ("open", "approval", "closed")
-EXECUTORS = ("process",)
+EXECUTORS = ("process", "rq")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Settings:
     upload_url_expiry_seconds: int = 3600
     download_url_expiry_seconds: int = 3600
     executor: str = "process"
+    redis_url: str | None = None
+    rq_queue: str = "dq-tasks"
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     s3_bucket: str | None = None
@@ -105,6 +109,26 @@ def _generated_secret(data_dir: Path, configured: str | None, name: str) -> str:
     return path.read_text().strip()
 
 
+def _queue_settings(executor: str, redis_url: str | None, queue: str | None) -> tuple[str | None, str]:
+    """REDIS_URL and RQ_QUEUE, checked against EXECUTOR: RQ workers cannot be reached without them."""
+    redis_url = (redis_url or "").strip() or None
+    if executor == "rq" and redis_url is None:
+        raise ConfigurationError(
+            "Setting REDIS_URL is required when EXECUTOR=rq, e.g. redis://127.0.0.1:6379/0."
+        )
+    if redis_url is not None and not redis_url.startswith(REDIS_SCHEMES):
+        raise ConfigurationError(
+            f"Setting REDIS_URL must start with {', '.join(REDIS_SCHEMES)}; "
+            f"got {redis_url.split(':', 1)[0]!r}."
+        )
+    queue = (queue or "").strip() or "dq-tasks"
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", queue):
+        raise ConfigurationError(
+            f"Setting RQ_QUEUE may hold only letters, digits and _ . : - (at most 100); got {queue!r}."
+        )
+    return redis_url, queue
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     """Build settings from the environment, falling back to `.streamlit/secrets.toml`."""
     source: dict[str, object] = {**_read_secrets_toml(), **(os.environ if env is None else env)}
@@ -145,6 +169,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             "storage): every app instance must sign sign-in cookies with the same key."
         )
     max_mb = _int("MAX_UPLOAD_MB", get("MAX_UPLOAD_MB"), 2048)
+    executor = _choice("EXECUTOR", get("EXECUTOR"), "process", EXECUTORS)
+    redis_url, rq_queue = _queue_settings(executor, get("REDIS_URL"), get("RQ_QUEUE"))
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -155,7 +181,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         download_url_expiry_seconds=_int(
             "DOWNLOAD_URL_EXPIRY_SECONDS", get("DOWNLOAD_URL_EXPIRY_SECONDS"), 3600
         ),
-        executor=_choice("EXECUTOR", get("EXECUTOR"), "process", EXECUTORS),
+        executor=executor,
+        redis_url=redis_url,
+        rq_queue=rq_queue,
         s3_endpoint_url=get("S3_ENDPOINT_URL") or get("AWS_ENDPOINT_URL"),
         s3_region=get("S3_REGION") or get("AWS_REGION") or get("AWS_DEFAULT_REGION"),
         s3_bucket=s3_bucket,

@@ -2,19 +2,22 @@
 
 Every status change in the product goes through `transition`, which refuses an illegal move
 and writes the change as a compare-and-set (`WHERE status = <expected>`), so two processes that
-race for the same task cannot both win.
+race for the same task cannot both win. Being the one place, it also logs every change as one
+structured line (event `task_transition`, see `core.logs`) once the change is committed.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidStateError
+from core.logs import log_event
 from db.models import Task, utcnow
 
 
@@ -42,6 +45,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.FAILED: frozenset(),
     Status.CANCELLED: frozenset(),
 }
+
+log = logging.getLogger("dq.tasks")
 
 TERMINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
 ACTIVE = frozenset({Status.QUEUED, Status.PROCESSING})
@@ -96,6 +101,40 @@ def transition(session: Session, task: Task, target: Status, **fields: Any) -> T
             current_status=current.value,
             requested_status=target.value,
         )
+    entered = _entered_at(task, current)
     for name, value in values.items():
         setattr(task, name, value)
+    # logged once the change is committed: a transition rolled back never happened
+    session.info.setdefault(_PENDING_LOGS, []).append(
+        {
+            "task_id": task.task_id,
+            "user_id": task.user_id,
+            "tool": task.tool_id,
+            "from": current.value,
+            "to": target.value,
+            "seconds_in_previous": None if entered is None else round((now - entered).total_seconds(), 3),
+            "attempt": task.attempts,
+            "error_code": values.get("error_code"),
+        }
+    )
     return task
+
+
+_PENDING_LOGS = "dq_pending_transition_logs"
+
+
+@event.listens_for(Session, "after_commit")
+def _log_committed_transitions(session: Session) -> None:
+    for fields in session.info.pop(_PENDING_LOGS, []):
+        log_event(log, "task_transition", **fields)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back_transitions(session: Session) -> None:
+    session.info.pop(_PENDING_LOGS, None)
+
+
+def _entered_at(task: Task, status: Status) -> datetime | None:
+    """When `task` entered `status`, from the timestamp that status stamps."""
+    stamp = "created_at" if status is Status.CREATED else _STAMPS.get(status, "updated_at")
+    return getattr(task, stamp, None) or task.updated_at

@@ -8,6 +8,7 @@ inline: `start_processing` only hands the task to the executor.
 from __future__ import annotations
 
 import json
+import logging
 import mimetypes
 import uuid
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import DQError, NotFoundError, ValidationError
-from core.executors import Executor
+from core.executors import Executor, QueueUnavailableError
 from core.registry import ToolSpec, get_tool
 from core.settings import Settings
 from core.states import Status, check_transition, transition
@@ -34,6 +35,8 @@ CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 MAX_LIST_LIMIT = 200
+
+log = logging.getLogger(__name__)
 
 
 def content_type_for(filename: str) -> str:
@@ -298,7 +301,11 @@ class TaskService:
             transition(
                 session, task, Status.QUEUED, files_metadata=files, error_code=None, error_message=None
             )
-        self.executor.submit(task_id)
+        try:
+            self.executor.submit(task_id, task.tool_id, task.attempts)
+        except QueueUnavailableError:
+            # the task stays queued in the database; the reaper sends it once the queue is back
+            log.exception("task %s is queued but could not be sent to the workers yet", task_id)
         return self.get_task(user_id, task_id)
 
     def cancel_task(self, user_id: int, task_id: str) -> dict[str, Any]:

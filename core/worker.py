@@ -14,12 +14,13 @@ import os
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import InvalidStateError
+from core.executors import DatabaseQueueExecutor, Executor, QueueUnavailableError
 from core.runner import run_task
 from core.settings import Settings
 from core.states import Status, transition
@@ -61,16 +62,19 @@ class Worker:
         store: ObjectStore,
         settings: Settings,
         worker_id: str | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.factory = factory
         self.store = store
         self.settings = settings
         self.worker_id = worker_id or default_worker_id()
+        self.executor: Executor = executor or DatabaseQueueExecutor()
 
     def reap(self) -> list[str]:
         """Re-queue (once) or fail every processing task whose worker is gone."""
         stale_before = utcnow() - timedelta(seconds=self.settings.stale_after_seconds)
         reaped = []
+        requeued: list[tuple[str, str, int]] = []
         with session_scope(self.factory) as session:
             candidates = session.scalars(select(Task).where(Task.status == Status.PROCESSING.value)).all()
             for task in candidates:
@@ -87,6 +91,7 @@ class Worker:
                             heartbeat_at=None,
                             progress_message="Restarting after an interruption",
                         )
+                        requeued.append((task.task_id, task.tool_id, task.attempts))
                     else:
                         transition(
                             session,
@@ -103,7 +108,56 @@ class Worker:
                     continue
         for task_id in reaped:
             log.warning("reaped interrupted task %s", task_id)
+        for task_id, tool_id, attempt in requeued:
+            self._send(task_id, tool_id, attempt)
+        self._resend_lost(stale_before)
         return reaped
+
+    def _send(self, task_id: str, tool_id: str, attempt: int) -> None:
+        try:
+            self.executor.submit(task_id, tool_id, attempt)
+        except QueueUnavailableError:
+            log.warning("task %s stays queued: the queue cannot be reached; the next reap retries", task_id)
+
+    def _resend_lost(self, queued_before: datetime) -> list[str]:
+        """Send again the queued tasks whose job the broker no longer has (Redis restarted or was
+        down when the task was queued). The database says what is queued; the broker may forget."""
+        with session_scope(self.factory) as session:
+            waiting = session.execute(
+                select(Task.task_id, Task.tool_id, Task.attempts).where(
+                    Task.status == Status.QUEUED.value, Task.updated_at < queued_before
+                )
+            ).all()
+        resent = []
+        for task_id, tool_id, attempt in waiting:
+            try:
+                if self.executor.is_pending(task_id, attempt):
+                    continue
+            except Exception:  # the broker is down: nothing can be sent now
+                log.warning("cannot check the queue for task %s; the next reap retries", task_id)
+                return resent
+            log.warning("task %s was queued but its job is gone; sending it again", task_id)
+            self._send(task_id, tool_id, attempt)
+            resent.append(task_id)
+        return resent
+
+    def _claim(self, session: Session, task: Task) -> bool:
+        """The compare-and-set `queued -> processing` that makes this worker the task's only runner."""
+        try:
+            transition(
+                session,
+                task,
+                Status.PROCESSING,
+                worker_id=self.worker_id,
+                heartbeat_at=utcnow(),
+                attempts=task.attempts + 1,
+                progress=0,
+                progress_message="Starting",
+            )
+        except InvalidStateError:
+            return False  # another worker was quicker, or the task was cancelled
+        session.commit()
+        return True
 
     def claim_next(self) -> str | None:
         """Claim the oldest queued task, or None when there is nothing to do."""
@@ -115,22 +169,15 @@ class Worker:
                 .limit(5)
             ).all()
             for task in candidates:
-                try:
-                    transition(
-                        session,
-                        task,
-                        Status.PROCESSING,
-                        worker_id=self.worker_id,
-                        heartbeat_at=utcnow(),
-                        attempts=task.attempts + 1,
-                        progress=0,
-                        progress_message="Starting",
-                    )
-                except InvalidStateError:
-                    continue  # another worker was quicker
-                session.commit()
-                return task.task_id
+                if self._claim(session, task):
+                    return task.task_id
         return None
+
+    def claim(self, task_id: str) -> bool:
+        """Claim one named task (an RQ job names its task); False when it is not queued any more."""
+        with session_scope(self.factory) as session:
+            task = session.get(Task, task_id)
+            return task is not None and task.status == Status.QUEUED.value and self._claim(session, task)
 
     def run_once(self) -> str | None:
         task_id = self.claim_next()
@@ -161,3 +208,27 @@ class Worker:
                 if exit_when_idle:
                     return
                 stop.wait(poll_interval)
+
+
+def reap_periodically(
+    worker: Worker, stop: threading.Event, interval: float | None = None
+) -> threading.Thread:
+    """A daemon thread that reaps every `interval` seconds until `stop` is set.
+
+    RQ workers and the app (with EXECUTOR=rq) run one beside their real work, so a task whose
+    worker died is noticed wherever something is still running.
+    """
+    every = interval if interval is not None else max(worker.settings.heartbeat_seconds * 2, 1.0)
+
+    def loop() -> None:
+        while True:
+            try:
+                worker.reap()
+            except Exception:  # a database or broker hiccup: try again next round
+                log.exception("reaping failed")
+            if stop.wait(every):
+                return
+
+    thread = threading.Thread(target=loop, name="reaper", daemon=True)
+    thread.start()
+    return thread

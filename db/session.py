@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+MYSQL_POOL_RECYCLE_SECONDS = 1800
+
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     # Let SQLAlchemy's "begin" hook decide how a transaction starts (see _begin_immediate).
@@ -50,7 +52,18 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=5, max_overflow=10)
+    return create_engine(
+        url,
+        # a pooled connection the server dropped (restart, wait_timeout) is replaced, not handed out
+        pool_pre_ping=True,
+        # and none is kept longer than this, below MariaDB's default wait_timeout of 8 hours and the
+        # idle limits of most load balancers and proxies in front of managed databases
+        pool_recycle=MYSQL_POOL_RECYCLE_SECONDS,
+        pool_size=5,
+        max_overflow=10,
+        # the session clock is UTC, like every timestamp we write (db.models.utcnow)
+        connect_args={"init_command": "SET time_zone = '+00:00'"},
+    )
 
 
 @lru_cache(maxsize=8)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start what the test suite needs when it is not already there: MariaDB, and Chromium for browser tests.
+# Start what the test suite needs when it is not already there: MariaDB, Redis, and Chromium for browser tests.
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -13,6 +13,20 @@ if ! port_open 3306; then
   fi
   for _ in $(seq 1 60); do port_open 3306 && break; sleep 0.5; done
   port_open 3306 || { echo "MariaDB could not be started on 127.0.0.1:3306" >&2; exit 1; }
+fi
+
+# Redis carries the RQ queue (EXECUTOR=rq) that tests/test_rq_workers.py runs against.
+if ! port_open 6379; then
+  echo "Redis is not running; starting it" >&2
+  if ! command -v redis-server >/dev/null; then
+    sudo_="" ; [ "$(id -u)" = "0" ] || sudo_="sudo"
+    $sudo_ apt-get update -qq && $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 1 40); do port_open 6379 && break; sleep 0.25; done
+  port_open 6379 || { echo "Redis could not be started on 127.0.0.1:6379" >&2; exit 1; }
 fi
 
 # The browser tests drive Debian's Chromium (never a downloaded browser build).

@@ -88,3 +88,11 @@ def test_the_worker_stops_with_the_app(tmp_path: Path) -> None:
     )
     parent.wait()
     assert worker.wait(timeout=30) == 0
+
+
+def test_healthz_checks_database_storage_and_queue(running_app: tuple[str, dict[str, str]]) -> None:
+    base, _ = running_app
+    answer = requests.get(f"{base}/healthz", timeout=10)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["status"] == "ok" and {"database", "storage", "queue"} <= set(body["checks"])

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from core.settings import PROJECT_ROOT
+from tests.conftest import _empty_tables
 
+# for tests where the database plays no part (the registry, argument checks, reading files)
+SQLITE_ONLY = pytest.mark.parametrize("env", ["sqlite"], indirect=True)
 BENCHMARKS = PROJECT_ROOT.parent / "shared" / "benchmarks" / "cleaning"
 
 
@@ -48,16 +51,23 @@ def profile(
     )
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+@pytest.fixture(params=["sqlite", "mariadb"])
+def env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The environment of a fresh installation: its own SQLite file, or the session's MariaDB
+    database emptied (with the cookie key a shared database requires)."""
     environment = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(PROJECT_ROOT)}
     environment.pop("DATABASE_URL", None)
+    if request.param == "mariadb":
+        url = request.getfixturevalue("mariadb_url")
+        _empty_tables(url)
+        environment.update(DATABASE_URL=url, COOKIE_KEY="test-cookie-key")
     added = cli(environment, "users", "add", "demo", "--credits", "100", stdin="s3cret-password\n")
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["credits"] == 100
     return environment
 
 
+@SQLITE_ONLY
 def test_tools_lists_the_registry(env: dict[str, str]) -> None:
     result = cli(env, "tools")
     assert result.returncode == 0
@@ -109,6 +119,7 @@ def test_run_exits_1_with_the_error_code_on_a_bad_file(env: dict[str, str], tmp_
     assert task["status"] == "failed" and task["error_code"] == "EMPTY_FILE"
 
 
+@SQLITE_ONLY
 def test_run_rejects_unknown_names_with_exit_2(env: dict[str, str], tmp_path: Path) -> None:
     data = tmp_path / "a.csv"
     data.write_text("a,b\n1,2\n")
@@ -132,6 +143,7 @@ def test_run_rejects_unknown_names_with_exit_2(env: dict[str, str], tmp_path: Pa
 
 @pytest.mark.skipif(not BENCHMARKS.is_dir(), reason="shared benchmarks are not beside the repository")
 @pytest.mark.parametrize("name", ["beers", "flights", "hospital", "rayyan"])
+@SQLITE_ONLY
 def test_profile_completes_on_the_benchmark_files(env: dict[str, str], tmp_path: Path, name: str) -> None:
     import pandas as pd
 

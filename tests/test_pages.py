@@ -12,22 +12,31 @@ from streamlit.testing.v1 import AppTest
 from core import users
 from core.services import Services, build_services, get_services
 from core.settings import PROJECT_ROOT, get_settings
-from tests.conftest import make_settings
+from tests.conftest import _empty_tables, make_settings
 
 APP = str(PROJECT_ROOT / "app.py")
 CSV = "name,amount\nAnn,10\nBob,\nCy,7\n"
 
 
-@pytest.fixture
-def svc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Services]:
-    """Services for a fresh SQLite data folder, also used by the app under test."""
+@pytest.fixture(params=["sqlite", "mariadb"])
+def svc(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Services]:
+    """Services for a fresh data folder and database (SQLite, or the session's MariaDB database
+    emptied), also used by the app under test."""
     data = tmp_path / "data"
     monkeypatch.setenv("DATA_DIR", str(data))
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("START_WORKER", "0")
+    url = f"sqlite:///{data / 'app.db'}"
+    if request.param == "mariadb":
+        url = request.getfixturevalue("mariadb_url")
+        _empty_tables(url)
+        monkeypatch.setenv("DATABASE_URL", url)
+        monkeypatch.setenv("COOKIE_KEY", "test-cookie-key")
     get_settings.cache_clear()
     get_services.cache_clear()
-    services = build_services(make_settings(data, f"sqlite:///{data / 'app.db'}"))
+    services = build_services(make_settings(data, url))
     yield services
     get_settings.cache_clear()
     get_services.cache_clear()
