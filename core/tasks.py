@@ -103,6 +103,16 @@ class TaskService:
                 )
         if not chosen:
             raise ValidationError("Choose at least one agent to run.", code="NO_AGENTS")
+        for agent_id in chosen:
+            missing = [r for r in tool.agent(agent_id).requires if r not in chosen]
+            if missing:
+                names = ", ".join(f"'{tool.agent(r).name}'" for r in missing)
+                raise ValidationError(
+                    f"'{tool.agent(agent_id).name}' needs {names}; choose it too.",
+                    code="AGENT_REQUIRES",
+                    agent=agent_id,
+                    requires=missing,
+                )
         order = [a.id for a in tool.agents]
         return sorted(chosen, key=order.index)
 
