@@ -19,8 +19,8 @@ import pandas as pd
 
 from core.agents.master.fields import MatchField
 
-MIN_RULE_BUDGET = 200_000  # pairs one rule may make, at least
-PAIRS_PER_RECORD = 20  # ... or this many per record on large files
+MIN_RULE_BUDGET = 50_000  # pairs one rule may make, at least
+PAIRS_PER_RECORD = 10  # ... or this many per record on large files
 MAX_RULES = 10
 USELESS_DISTINCT = 3  # a key with so few values blocks nothing
 

@@ -26,7 +26,7 @@ from core.agents.master.blocking import BlockingRule
 from core.agents.master.fields import MatchField
 
 U_SAMPLE_PAIRS = 100_000
-EM_MAX_PAIRS = 2_000_000
+EM_MAX_PAIRS = 100_000
 SEED = 20240501
 KEPT_PROBABILITY = 0.01  # pairs scoring below this are counted in the histogram, not listed
 
