@@ -94,11 +94,13 @@ def match_kind(context: AgentContext, table: LoadedTable, column: str) -> str:
         if semantic == "identifier" or column_type.distinct_count >= 0.2 * max(column_type.non_missing, 1):
             return "identifier" if inferred == "integer" else "number"
         return "number"
-    if semantic == "identifier":
-        return "identifier"
     if _NAME_HINT.search(header):
         return "name"
-    if _ADDRESS_HINT.search(header) or semantic == "free_text":
+    if _ADDRESS_HINT.search(header):
+        return "address"
+    if semantic == "identifier":
+        return "identifier"
+    if semantic == "free_text":
         return "address"
     if semantic in ("categorical", "boolean"):
         return "category"
