@@ -14,21 +14,26 @@ import pandas as pd
 
 from core.agents.base import AgentContext, LoadedTable
 
-FIRST = (
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+FIRST = _words(
     "James Mary John Patricia Robert Jennifer Michael Linda William Elizabeth David Barbara Richard "
     "Susan Joseph Jessica Thomas Sarah Charles Karen Daniel Nancy Matthew Lisa Anthony Betty Mark "
     "Sandra Donald Ashley Steven Kimberly Paul Emily Andrew Donna Joshua Michelle Kenneth Carol"
-).split(" ")
-LAST = (
+)
+LAST = _words(
     "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez "
     "Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris "
     "Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill "
     "Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter Roberts"
-).split(" ")
-CITIES = (
+)
+CITIES = _words(
     "Springfield Riverside Franklin Greenville Bristol Clinton Fairview Salem Madison Georgetown "
     "Arlington Ashland Burlington Manchester Milton Newport Oxford Dover Hudson Kingston"
-).split(" ")
+)
 
 
 def typo(rng: random.Random, text: str) -> str:
