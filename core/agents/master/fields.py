@@ -80,16 +80,18 @@ def match_kind(context: AgentContext, table: LoadedTable, column: str) -> str:
     header = str(column)
     if inferred == "empty":
         return "text"
+    if semantic == "date" or inferred in ("date", "datetime"):
+        return "date"
+    if column_type.mismatch_type in ("date", "datetime") and column_type.mismatch_share >= 0.5:
+        return "date"  # mostly dates, with typos: still a date to compare
+    if _DATE_HINT.search(header) and _compact_dates_share(profile.present) >= 0.9:
+        return "date"
     if semantic == "email" or (_EMAIL_HINT.search(header) and semantic in ("none", "identifier")):
         return "email"
     if semantic == "phone":
         return "phone"
     if semantic == "postal_code":
         return "postcode"
-    if semantic == "date" or inferred in ("date", "datetime"):
-        return "date"
-    if _DATE_HINT.search(header) and _compact_dates_share(profile.present) >= 0.9:
-        return "date"
     if inferred in ("integer", "float"):
         if semantic == "identifier" or column_type.distinct_count >= 0.2 * max(column_type.non_missing, 1):
             return "identifier" if inferred == "integer" else "number"
@@ -215,18 +217,20 @@ def _align_table(
         free_columns.append(column)
     kinds = {c: match_kind(context, table, c) for c in free_columns}
     samples = {c: _value_sample(table, c) for c in free_columns}
-    primary_samples = {f.name: _value_sample(primary, f.columns[primary.file_key]) for f in fields}
+    field_samples = {}
+    for item in fields:
+        slot, column = next(iter(item.columns.items()))
+        field_samples[item.name] = _value_sample(context.tables[slot], column)
     scored = []
     for column in free_columns:
         for item in fields:
             if item.name in taken:
                 continue
             header = _header_similarity(column, item.name)
-            content = _content_similarity(samples[column], primary_samples[item.name])
+            content = _content_similarity(samples[column], field_samples[item.name])
             same_kind = 1.0 if kinds[column] == item.kind else 0.0
-            score = 0.5 * header + 0.35 * content + 0.15 * same_kind
-            if header == 1.0:
-                score = max(score, 0.9)
+            # either signal may carry it: "DOB" and "birth_date" share values, not letters
+            score = max(0.85 * header + 0.15 * same_kind, 0.8 * content + 0.2 * same_kind)
             scored.append((score, column, item))
     placed: set[str] = set()
     for score, column, item in sorted(scored, key=lambda s: -s[0]):

@@ -11,6 +11,7 @@ encoding), so a million rows with 5,000 surnames cost 5,000 rewrites.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.agents.base import AgentContext, LoadedTable
-from core.agents.profile.inference import column_profile, matching_keys, typed_values
+from core.agents.profile.inference import ColumnProfile, column_profile, matching_keys, typed_values
 from core.agents.profile.phones import detect_region
 
 TITLES = (
@@ -108,13 +109,32 @@ def phone_keys(values: pa.Array) -> pa.Array:
     return pa.array(out, type=pa.large_string())
 
 
-def date_keys_from(profile_typed: pd.Series | None, values: pa.Array) -> pa.Array:
-    """ISO dates (YYYY-MM-DD). Typed columns use the inferred format; eight-digit dates
-    (YYYYMMDD) are cut into ISO; anything else keeps its digits so a typo is still one edit."""
-    if profile_typed is not None:
-        stamps = pd.to_datetime(profile_typed, errors="coerce")
-        iso = stamps.dt.strftime("%Y-%m-%d").astype("str").fillna("")
-        return pa.array(iso, type=pa.large_string())
+def _typed_dates(profile: ColumnProfile, values: pa.Array, column: str) -> pd.Series | None:
+    """The distinct values parsed with the column's date format (its inferred one, or that of
+    the majority when typos kept the column from being typed as dates)."""
+    column_type = profile.column_type
+    if column_type.inferred_type not in ("date", "datetime"):
+        if column_type.mismatch_type not in ("date", "datetime"):
+            return None
+        column_type = replace(
+            column_type, inferred_type=column_type.mismatch_type, date_format=column_type.mismatch_date_format
+        )
+    return typed_values(pd.Series(values.to_pandas(), dtype="str", name=column), column_type)
+
+
+def date_keys_from(typed: pd.Series | None, values: pa.Array) -> pa.Array:
+    """ISO dates (YYYY-MM-DD) where the column's date format reads the value; otherwise
+    eight-digit dates (YYYYMMDD) cut into ISO, and anything else kept as its digits, so a typo
+    is still one edit away from the right date."""
+    fallback = _digit_dates(values)
+    if typed is None:
+        return fallback
+    stamps = pd.to_datetime(typed, errors="coerce")
+    iso = pa.array(stamps.dt.strftime("%Y-%m-%d").astype("str").fillna(""), type=pa.large_string())
+    return pc.if_else(pc.equal(iso, ""), fallback, iso)
+
+
+def _digit_dates(values: pa.Array) -> pa.Array:
     digits = pc.replace_substring_regex(values, r"\D", "")
     compact = pc.match_substring_regex(digits, r"^\d{8}$")
     cut = pc.binary_join_element_wise(
@@ -145,11 +165,7 @@ def column_keys(context: AgentContext, table: LoadedTable, column: str, kind: st
     encoded = profile.encoded
     distinct = pc.cast(encoded.values, pa.large_string())
     if kind == "date":
-        typed = None
-        if profile.column_type.inferred_type in ("date", "datetime"):
-            distinct_text = pd.Series(encoded.values.to_pandas(), dtype="str", name=column)
-            typed = typed_values(distinct_text, profile.column_type)
-        keys = date_keys_from(typed, distinct)
+        keys = date_keys_from(_typed_dates(profile, encoded.values, column), distinct)
     else:
         keys = KEY_RULES[kind](distinct)
     per_value = np.asarray(pc.fill_null(keys, "").to_pylist(), dtype=object)

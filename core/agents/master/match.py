@@ -79,6 +79,7 @@ class MatchAgent:
             "blocking_rules": [{**r.to_dict(), "sql": r.sql()} for r in rules],
             "blocking_rules_considered": considered,
             "training_rules": model.training_rules,
+            "training_rules_skipped": model.skipped_rules,
             "score_histogram": histogram,
             "field_levels": _level_weights(settings, used),
             "sample_pairs": _sample_explanations(run, pairs, threshold),
@@ -119,6 +120,11 @@ def _empty_pairs(run: MasterRun) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def probability_of(weight: float) -> float:
+    """Match probability of a match weight (log2 odds), safe for any weight."""
+    return 1 / (1 + 2 ** -min(max(weight, -1000.0), 1000.0))
+
+
 def _histogram(con: Any, table: str) -> list[dict[str, Any]]:
     """Scored pairs per one-unit bin of match weight (log2 odds): the whole distribution,
     including the pairs too weak to be listed."""
@@ -129,7 +135,7 @@ def _histogram(con: Any, table: str) -> list[dict[str, Any]]:
         {
             "weight_from": float(low),
             "weight_to": float(low) + 1,
-            "probability_from": 1 / (1 + 2 ** -float(low)),
+            "probability_from": probability_of(float(low)),
             "pairs": int(n),
         }
         for low, n in rows

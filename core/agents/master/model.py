@@ -10,6 +10,7 @@ the machine's, spilling to disk beyond that.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import tempfile
@@ -21,12 +22,16 @@ import pandas as pd
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator
+from splink.internals.exceptions import SplinkException
 
 from core.agents.master.blocking import BlockingRule
 from core.agents.master.fields import MatchField
 
+log = logging.getLogger(__name__)
+
 U_SAMPLE_PAIRS = 100_000
 EM_MAX_PAIRS = 100_000
+EM_ROUNDS = 3
 SEED = 20240501
 KEPT_PROBABILITY = 0.01  # pairs scoring below this are counted in the histogram, not listed
 
@@ -140,6 +145,7 @@ class TrainedModel:
     con: duckdb.DuckDBPyConnection
     workdir: tempfile.TemporaryDirectory
     training_rules: list[list[str]] = field(default_factory=list)
+    skipped_rules: list[list[str]] = field(default_factory=list)
 
     def close(self) -> None:
         self.con.close()
@@ -172,23 +178,31 @@ def train(
     deterministic = [r.sql() for r in rules if len(r.keys) > 1] or [r.sql() for r in rules]
     linker.training.estimate_probability_two_random_records_match(deterministic[:3], recall=0.8)
     linker.training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=SEED, num_chunks=1)
-    for rule in _training_rules(rules):
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule.sql(), max_pairs=EM_MAX_PAIRS, estimate_without_term_frequencies=True
-        )
-        model.training_rules.append(list(rule.names))
+    _expectation_maximisation(model, rules)
     return model
 
 
-def _training_rules(rules: list[BlockingRule]) -> list[BlockingRule]:
-    """Two or three rules with disjoint fields, most pairs first (EM wants matches and
-    non-matches in the mix), so each field is estimated by a rule that does not fix it."""
-    chosen: list[BlockingRule] = []
+def _expectation_maximisation(model: TrainedModel, rules: list[BlockingRule]) -> None:
+    """m by EM, in up to three rounds blocked on disjoint fields, most pairs first (EM wants
+    matches and non-matches in the mix), so each field is estimated by a round that does not
+    fix it. A round that fails (on small or very clean files EM can drive a level's m to zero,
+    which Splink refuses) is skipped and the next rule tried."""
+    linker = model.linker
     used: set[str] = set()
     for rule in sorted(rules, key=lambda r: -r.pairs):
-        if used.isdisjoint(rule.keys):
-            chosen.append(rule)
-            used.update(rule.keys)
-        if len(chosen) == 3:
-            break
-    return chosen or rules[:1]
+        if len(model.training_rules) == EM_ROUNDS:
+            return
+        if not used.isdisjoint(rule.keys):
+            continue
+        saved = copy.deepcopy(linker._settings_obj.core_model_settings)
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule.sql(), max_pairs=EM_MAX_PAIRS, estimate_without_term_frequencies=True
+            )
+        except (ValueError, SplinkException) as error:
+            log.warning("EM blocked on %s skipped: %s", rule.names, error)
+            linker._settings_obj.core_model_settings = saved  # a failed round leaves it half-edited
+            model.skipped_rules.append(list(rule.names))
+            continue
+        model.training_rules.append(list(rule.names))
+        used.update(rule.keys)
