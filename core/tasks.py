@@ -390,6 +390,15 @@ class TaskService:
         with self.store.open_read(key) as fh:
             return json.loads(fh.read())
 
+    def read_output(self, user_id: int, task_id: str, filename: str) -> bytes | None:
+        """One output file of the task (e.g. clusters.csv), or None when it has none by that name."""
+        task = self.get_task(user_id, task_id)
+        key = task["output_keys"].get(filename)
+        if key is None or not self.store.exists(key):
+            return None
+        with self.store.open_read(key) as fh:
+            return fh.read()
+
     def delete_task(self, user_id: int, task_id: str) -> None:
         """Remove a finished task and every object stored for it."""
         with session_scope(self.factory) as session:
