@@ -21,6 +21,8 @@ from core.agents.master.fields import MatchField
 
 MIN_RULE_BUDGET = 50_000  # pairs one rule may make, at least
 PAIRS_PER_RECORD = 10  # ... or this many per record on large files
+MIN_TOTAL_BUDGET = 400_000  # pairs all rules together may make, at least
+TOTAL_PAIRS_PER_RECORD = 25  # ... or this many per record on large files
 MAX_RULES = 10
 USELESS_DISTINCT = 3  # a key with so few values blocks nothing
 
@@ -65,6 +67,10 @@ def rule_budget(records: int) -> int:
     return max(MIN_RULE_BUDGET, PAIRS_PER_RECORD * records)
 
 
+def total_budget(records: int) -> int:
+    return max(MIN_TOTAL_BUDGET, TOTAL_PAIRS_PER_RECORD * records)
+
+
 def choose_rules(keys: pd.DataFrame, fields: list[MatchField]) -> tuple[list[BlockingRule], list[dict]]:
     """The blocking rules for `keys` (one match-key column per used field) within the pair
     budget, and every rule considered with its cost (for the report)."""
@@ -90,28 +96,36 @@ def choose_rules(keys: pd.DataFrame, fields: list[MatchField]) -> tuple[list[Blo
             pairs, largest = _pair_count(_combine(codes[a.key], codes[b.key]))
             combos.append(BlockingRule((a.key, b.key), (a.name, b.name), pairs, largest))
     considered.extend(combos)
-    chosen = _greedy(within, [r for r in combos if r.pairs <= budget])
+    chosen = _greedy(within, [r for r in combos if r.pairs <= budget], total_budget(len(keys)))
     table = [{**r.to_dict(), "within_budget": r.pairs <= budget, "chosen": r in chosen} for r in considered]
     return chosen, table
 
 
-def _greedy(singles: list[BlockingRule], combos: list[BlockingRule]) -> list[BlockingRule]:
-    """Every single-field rule within budget (each rescues pairs whose other fields differ),
-    then two-field rules for fields no chosen rule covers yet, then the cheapest others."""
-    chosen = sorted(singles, key=lambda r: r.pairs)[:MAX_RULES]
+def _greedy(singles: list[BlockingRule], combos: list[BlockingRule], total: int) -> list[BlockingRule]:
+    """Single-field rules within budget, cheapest first (each rescues pairs whose other fields
+    differ), then two-field rules for fields no chosen rule covers yet, all within `total`
+    pairs (Splink scores a pair found by several rules once, so this bounds the work)."""
+    chosen: list[BlockingRule] = []
+    spent = 0
+    for rule in sorted(singles, key=lambda r: r.pairs):
+        if len(chosen) < MAX_RULES and spent + rule.pairs <= total:
+            chosen.append(rule)
+            spent += rule.pairs
     covered = {k for r in chosen for k in r.keys}
-    remaining = sorted(combos, key=lambda r: r.pairs)
-    while len(chosen) < MAX_RULES and remaining:
-        fresh = [r for r in remaining if any(k not in covered for k in r.keys)]
+    remaining = [r for r in sorted(combos, key=lambda r: r.pairs) if r.pairs <= total]
+    while len(chosen) < MAX_RULES:
+        fresh = [r for r in remaining if any(k not in covered for k in r.keys) and spent + r.pairs <= total]
         if not fresh:
             break
         best = max(fresh, key=lambda r: (sum(k not in covered for k in r.keys), -r.pairs))
         chosen.append(best)
+        spent += best.pairs
         covered.update(best.keys)
         remaining.remove(best)
-    if len(chosen) < 3:
-        for rule in remaining:
-            if len(chosen) >= 3:
-                break
+    for rule in remaining:
+        if len(chosen) >= 3:
+            break
+        if rule not in chosen and spent + rule.pairs <= total:
             chosen.append(rule)
+            spent += rule.pairs
     return chosen
