@@ -4,7 +4,7 @@ Febrl's files stop at 10,000 records; this writes any number in Febrl's shape (g
 surname, street number, address, suburb, postcode, state, date of birth, social security
 number) with `rec-N-org` / `rec-N-dup-k` ids so the truth is known. A fifth of the records are
 duplicates of another record with the damage real files carry: a typo (a letter changed,
-dropped, doubled or two swapped), a blank, a swapped first and last name, a day and month
+dropped, doubled or two swapped; digits stay digits), a blank, a swapped first and last name, a day and month
 exchanged, a different street number. Names come from syllables, so there are tens of
 thousands of surnames with a realistic skew (a few very common ones make big blocks).
 """
@@ -114,7 +114,8 @@ def _typo(rng: np.random.Generator, text: str) -> str:
     at = int(rng.integers(0, len(text) - 1))
     kind = int(rng.integers(0, 4))
     if kind == 0:
-        return text[:at] + chr(97 + int(rng.integers(0, 26))) + text[at + 1 :]
+        alphabet = "0123456789" if text.isdigit() else "abcdefghijklmnopqrstuvwxyz"
+        return text[:at] + alphabet[int(rng.integers(0, len(alphabet)))] + text[at + 1 :]
     if kind == 1:
         return text[:at] + text[at + 1 :]
     if kind == 2:

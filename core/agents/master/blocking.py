@@ -50,17 +50,23 @@ def _codes(values: pd.Series) -> np.ndarray:
 
 
 def _pair_count(codes: np.ndarray) -> tuple[int, int]:
+    """Pairs sharing a key (n choose 2 per key) and the largest group; `codes` are dense
+    (factorised), -1 where the key is missing, so one bincount does it."""
     present = codes[codes >= 0]
     if len(present) == 0:
         return 0, 0
-    counts = np.unique(present, return_counts=True)[1].astype(np.int64)
+    counts = np.bincount(present).astype(np.int64)
     return int((counts * (counts - 1) // 2).sum()), int(counts.max())
 
 
 def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     both = (a >= 0) & (b >= 0)
     combined = np.where(both, a * (int(b.max()) + 1) + b, -1)
-    return _codes(pd.Series(combined).where(both))
+    codes, _ = pd.factorize(combined)
+    uniques_missing = combined < 0
+    codes = codes.astype(np.int64)
+    codes[uniques_missing] = -1
+    return codes
 
 
 def rule_budget(records: int) -> int:
@@ -103,8 +109,9 @@ def choose_rules(keys: pd.DataFrame, fields: list[MatchField]) -> tuple[list[Blo
 
 def _greedy(singles: list[BlockingRule], combos: list[BlockingRule], total: int) -> list[BlockingRule]:
     """Single-field rules within budget, cheapest first (each rescues pairs whose other fields
-    differ), then two-field rules for fields no chosen rule covers yet, all within `total`
-    pairs (Splink scores a pair found by several rules once, so this bounds the work)."""
+    differ), then two-field rules for fields no chosen rule covers yet, then the cheapest
+    other two-field rules, all within `total` pairs (Splink scores a pair found by several
+    rules once, so this bounds the work)."""
     chosen: list[BlockingRule] = []
     spent = 0
     for rule in sorted(singles, key=lambda r: r.pairs):
@@ -112,7 +119,10 @@ def _greedy(singles: list[BlockingRule], combos: list[BlockingRule], total: int)
             chosen.append(rule)
             spent += rule.pairs
     covered = {k for r in chosen for k in r.keys}
-    remaining = [r for r in sorted(combos, key=lambda r: r.pairs) if r.pairs <= total]
+    singled = set(covered)  # a two-field rule with a chosen single field finds nothing new
+    remaining = [
+        r for r in sorted(combos, key=lambda r: r.pairs) if r.pairs <= total and singled.isdisjoint(r.keys)
+    ]
     while len(chosen) < MAX_RULES:
         fresh = [r for r in remaining if any(k not in covered for k in r.keys) and spent + r.pairs <= total]
         if not fresh:
@@ -122,8 +132,8 @@ def _greedy(singles: list[BlockingRule], combos: list[BlockingRule], total: int)
         spent += best.pairs
         covered.update(best.keys)
         remaining.remove(best)
-    for rule in remaining:
-        if len(chosen) >= 3:
+    for rule in remaining:  # then the cheapest others: more ways for a damaged pair to meet
+        if len(chosen) >= MAX_RULES:
             break
         if rule not in chosen and spent + rule.pairs <= total:
             chosen.append(rule)

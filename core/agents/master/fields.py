@@ -42,6 +42,8 @@ _DATE_HINT = re.compile(r"date|dob|birth|born|_dt$|_at$|day", re.IGNORECASE)
 _ADDRESS_HINT = re.compile(
     r"addr|street|road|suburb|city|town|locality|village|district|county|region|line_?\d", re.IGNORECASE
 )
+_POSTCODE_HINT = re.compile(r"zip|postal|postcode|post_code|plz", re.IGNORECASE)
+_ID_HINT = re.compile(r"(^|[_\s.-])(id|no|nr|number|num|ssn|code|ref)$|^id[_\s.-]", re.IGNORECASE)
 _EMAIL_HINT = re.compile(r"e-?mail", re.IGNORECASE)
 _COMPACT_DATE = re.compile(r"^(1[89]|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$")
 _MAPPING_ENTRY = re.compile(r"^\s*(?P<slot>[\w-]+)\.(?P<column>[^=]+?)\s*=\s*(?P<target>.*?)\s*$")
@@ -90,11 +92,12 @@ def match_kind(context: AgentContext, table: LoadedTable, column: str) -> str:
         return "email"
     if semantic == "phone":
         return "phone"
-    if semantic == "postal_code":
+    if semantic == "postal_code" or _POSTCODE_HINT.search(header):
         return "postcode"
     if inferred in ("integer", "float"):
-        if semantic == "identifier" or column_type.distinct_count >= 0.2 * max(column_type.non_missing, 1):
-            return "identifier" if inferred == "integer" else "number"
+        many = column_type.distinct_count >= 0.2 * max(column_type.non_missing, 1)
+        if semantic == "identifier" or (many and (inferred == "integer" or _ID_HINT.search(header))):
+            return "identifier"
         return "number"
     if _NAME_HINT.search(header):
         return "name"
