@@ -12,7 +12,9 @@ two files), timed as a whole process with the peak memory of its process tree.
 The truth: `rec-N-org` and `rec-N-dup-k` with the same N are one entity, and every pair of
 records inside an entity is a true pair. Pairwise precision, recall and F1 are computed from
 the `decision` column of matches.csv and again from the entities of clusters.csv. A
-benchmark, not a test: run it on a quiet machine. Results go to bench/results/.
+benchmark, not a test: run it on a quiet machine. Results go to bench/results/. The first line
+measures what any task costs through the CLI (process start, task, worker, report) on a
+2-row file, and each dataset prints the time its agents took, so the two can be told apart.
 """
 
 from __future__ import annotations
@@ -145,8 +147,10 @@ def run_dataset(name: str, files: list[Path], env: dict[str, str], workdir: Path
         "clusters": cluster_scores(out, truth),
         "agents_ms": {a: r.get("execution_time_ms") for a, r in (task["partial_results"] or {}).items()},
     }
+    result["agents_seconds"] = round(sum(v or 0 for v in result["agents_ms"].values()) / 1000, 2)
     p, c = result["pairs"], result["clusters"]
     print(
+        f"    agents {result['agents_seconds']:.2f} s of the {measured['seconds']:.2f} s\n"
         f"    pairs    P {p['precision']:.4f}  R {p['recall']:.4f}  F1 {p['f1']:.4f}\n"
         f"    clusters P {c['precision']:.4f}  R {c['recall']:.4f}  F1 {c['f1']:.4f}",
         flush=True,
@@ -174,6 +178,17 @@ def main() -> None:
             "users.create_user(factory, 'bench', 'bench-password', credits=10_000_000)"
         )
         subprocess.run([PYTHON, "-c", create_user], env=env, cwd=ROOT, check=True, capture_output=True)
+        tiny = workdir / "tiny.csv"
+        tiny.write_text("a,b\n1,2\n3,4\n")
+        print("fixed cost of a task through the CLI (profile-my-data on a 2-row file):")
+        baseline = measure(
+            "baseline",
+            [PYTHON, "-m", "core", "run", "--tool", "profile-my-data", "--file", f"primary={tiny}",
+             "--user", "bench", "--out", str(workdir / "out-tiny")],
+            env,
+        )  # fmt: skip
+        baseline.pop("stdout")
+        results["baseline"] = baseline
         if not args.only_million:
             febrl_files()
             for variant in ("with soc_sec_id", "without soc_sec_id"):

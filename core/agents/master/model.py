@@ -29,9 +29,9 @@ from core.agents.master.fields import MatchField
 
 log = logging.getLogger(__name__)
 
-U_SAMPLE_PAIRS = 100_000
+U_SAMPLE_PAIRS = 50_000
 EM_MAX_PAIRS = 100_000
-EM_ROUNDS = 3
+EM_ROUNDS = 2
 SEED = 20240501
 KEPT_PROBABILITY = 0.01  # pairs scoring below this are counted in the histogram, not listed
 
