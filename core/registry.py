@@ -26,6 +26,7 @@ class AgentSpec:
     credit_cost: int
     default: bool = True
     implementation: str | None = None  # "module:Class"; None while the agent is not built
+    requires: tuple[str, ...] = ()  # agents of the same tool that must run too (checked by create_task)
 
     @property
     def available(self) -> bool:
@@ -46,6 +47,7 @@ class AgentSpec:
             "default": self.default and self.available,
             "available": self.available,
             "unavailable_reason": None if self.available else NOT_YET_BUILT,
+            "requires": list(self.requires),
         }
 
 
@@ -317,14 +319,45 @@ MASTER = ToolSpec(
     "across files, and merge them into golden records with their provenance.",
     agents=(
         AgentSpec(
-            "standardise", "Standardise for matching", "Builds match keys from names, phones, emails.", 1
+            "standardise",
+            "Standardise for matching",
+            "Pairs the columns of your files and builds match keys from names, phones, emails, "
+            "dates, postcodes and addresses (your values are never changed).",
+            1,
+            implementation="core.agents.master.standardise:StandardiseAgent",
         ),
-        AgentSpec("match", "Match", "Scores record pairs with a probabilistic model, no set-up needed.", 3),
-        AgentSpec("cluster", "Cluster", "Groups matching records into entities with stable ids.", 1),
         AgentSpec(
-            "golden_record", "Golden record", "Builds one best record per entity, with its sources.", 2
+            "match",
+            "Match",
+            "Scores record pairs with a probabilistic model built from your data, no set-up needed.",
+            3,
+            implementation="core.agents.master.match:MatchAgent",
+            requires=("standardise",),
         ),
-        AgentSpec("reconcile", "Reconcile", "Lists fields that disagree between sources.", 1),
+        AgentSpec(
+            "cluster",
+            "Cluster",
+            "Groups matching records into entities with ids that stay the same on every run.",
+            1,
+            implementation="core.agents.master.cluster:ClusterAgent",
+            requires=("standardise", "match"),
+        ),
+        AgentSpec(
+            "golden_record",
+            "Golden record",
+            "Builds one best record per entity, saying which file and row each value came from.",
+            2,
+            implementation="core.agents.master.golden:GoldenRecordAgent",
+            requires=("standardise", "match", "cluster"),
+        ),
+        AgentSpec(
+            "reconcile",
+            "Reconcile",
+            "Lists fields that disagree between files, and records found in one file only.",
+            1,
+            implementation="core.agents.master.reconcile:ReconcileAgent",
+            requires=("standardise", "match", "cluster"),
+        ),
     ),
     file_slots=(
         _PRIMARY,
@@ -332,10 +365,54 @@ MASTER = ToolSpec(
             "secondary",
             "A second source (optional)",
             False,
-            help="Another file to match against the first one.",
+            help="Another file to match against the first one; its columns are paired with the first "
+            "file's automatically.",
+        ),
+        FileSlot(
+            "third",
+            "A third source (optional)",
+            False,
+            help="One more file to match against the others.",
         ),
     ),
-    parameters=_READING_PARAMETERS,
+    parameters=(
+        *_READING_PARAMETERS,
+        ParamSpec(
+            "match_threshold",
+            "float",
+            0.95,
+            "How sure the model must be (match probability, 0.5-0.9999) before two records count as "
+            "the same. Higher: fewer false merges, more missed ones.",
+            minimum=0.5,
+            maximum=0.9999,
+        ),
+        ParamSpec(
+            "column_mapping",
+            "string",
+            "",
+            "Leave empty to pair columns automatically. To override, write slot.column=primary_column, "
+            "separated by ';' (e.g. 'secondary.fname=first_name; secondary.notes=' leaves notes out).",
+        ),
+        ParamSpec(
+            "survivorship",
+            "string",
+            "",
+            "Leave empty for rules chosen from each column's type. To override, write column=rule "
+            "separated by ';'; rules: most_frequent, most_recent, most_complete, longest, source_priority.",
+        ),
+        ParamSpec(
+            "recency_column",
+            "string",
+            "",
+            "A date column (e.g. last_updated): with it, contact details take the most recent value.",
+        ),
+        ParamSpec(
+            "source_priority",
+            "string",
+            "",
+            "File slots in order of trust, e.g. 'secondary,primary'. Default: primary, secondary, third.",
+        ),
+    ),
 )
 
 TOOLS: dict[str, ToolSpec] = {tool.id: tool for tool in (PROFILE, CLEAN, MASTER)}

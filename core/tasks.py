@@ -106,6 +106,16 @@ class TaskService:
                 )
         if not chosen:
             raise ValidationError("Choose at least one agent to run.", code="NO_AGENTS")
+        for agent_id in chosen:
+            missing = [r for r in tool.agent(agent_id).requires if r not in chosen]
+            if missing:
+                names = ", ".join(f"'{tool.agent(r).name}'" for r in missing)
+                raise ValidationError(
+                    f"'{tool.agent(agent_id).name}' needs {names}; choose it too.",
+                    code="AGENT_REQUIRES",
+                    agent=agent_id,
+                    requires=missing,
+                )
         order = [a.id for a in tool.agents]
         return sorted(chosen, key=order.index)
 
@@ -386,6 +396,15 @@ class TaskService:
             return None
         with self.store.open_read(key) as fh:
             return json.loads(fh.read())
+
+    def read_output(self, user_id: int, task_id: str, filename: str) -> bytes | None:
+        """One output file of the task (e.g. clusters.csv), or None when it has none by that name."""
+        task = self.get_task(user_id, task_id)
+        key = task["output_keys"].get(filename)
+        if key is None or not self.store.exists(key):
+            return None
+        with self.store.open_read(key) as fh:
+            return fh.read()
 
     def delete_task(self, user_id: int, task_id: str) -> None:
         """Remove a finished task and every object stored for it."""

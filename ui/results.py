@@ -13,6 +13,8 @@ import streamlit as st
 from core.registry import get_tool
 from core.services import Services
 from core.users import UserView
+from ui.master_results import TOOL_ID as MASTER_TOOL
+from ui.master_results import show_master_results
 from ui.status import SEVERITY_COLOURS
 from ui.text import escape_markdown, human_bytes
 from ui.wizard_state import restart
@@ -263,6 +265,8 @@ def show_results(svc: Services, user: UserView, task: dict[str, Any]) -> None:
             "These checks stopped unexpectedly and were not charged: "
             + ", ".join(tool.agent(a).name for a in failed)
         )
+    if task["tool_id"] == MASTER_TOOL:
+        show_master_results(svc, user, task, report)
     tabs = st.tabs(["Alerts", "Issues", "Recommendations", "Columns", "Downloads"])
     with tabs[0]:
         _findings(report.get("alerts", []), "alerts", "alerts")
