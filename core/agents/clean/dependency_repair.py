@@ -1,0 +1,305 @@
+"""The `dependency_repair` clean agent: values that break a rule such as `zip -> city`,
+repaired from the majority of their group, and conflicting sources resolved by trust.
+
+**Rules.** For every rule A -> B (see `dependencies.py`) each row gets a vote from its A
+group when the group is strong (three or more rows agree, 70% of the group). A cell of B is
+changed only when no rule's group supports its current value, every vote agrees on the
+new value, and the current value is rare in its group (one or two rows, at most 20%):
+a typo, not a second legitimate value. When the current value is the usual value of
+another group the error may be in A instead, so the repair is only suggested. Empty cells
+are filled from groups that agree on 90%.
+
+**Sources.** When records of the same thing come from several sources (a column that names
+the source, with each entity reported once per source), the sources are not equally
+reliable. Each value column is resolved by truth discovery: the value of an entity is the
+one with the most trust behind it, a source's trust is how often it agrees with those
+values, iterated; sources that copy each other's mistakes count once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.agents.base import AgentContext, AgentResult, Finding
+from core.agents.clean.dependencies import Coded, GroupVotes, code_column, find_dependencies
+from core.agents.clean.state import CleaningState, agent_result, clean_parameter, cleaning_state
+
+AGENT_ID = "dependency_repair"
+STRONG_COUNT = 3
+STRONG_SHARE = 0.7
+FILL_SHARE = 0.9
+RARE_ROWS = 2
+RARE_SHARE = 0.2
+CONFIDENCE_AGREED = 0.95  # two or more rules agree
+CONFIDENCE_ONE = 0.85
+CONFIDENCE_FILL = 0.85
+CONFIDENCE_DOUBT = 0.7
+SYSTEMATIC_MIN_ROWS = 3
+SYSTEMATIC_SHARE = 0.5  # the current value is the usual value elsewhere: the key may be wrong
+
+_SOURCE_NAME = re.compile(r"^(data[_\s.-]?)?(src|source|sources|origin|feed)([_\s.-]?name)?$", re.I)
+SOURCE_MAX = 500
+SOURCE_UNIQUE_PAIRS = 0.95
+TRUTH_ROUNDS = 20
+COPY_SHARE = 0.8  # of two sources' shared mistakes, this share identical means one copies the other
+COPY_MIN_ERRORS = 5
+TRUTH_CONFIDENCE_FLOOR = 0.5
+
+
+@dataclass
+class Vote:
+    value: int
+    determinant: str
+    share: float
+
+
+def _repair_column(state: CleaningState, file_key: str, b: Coded, rules: list[GroupVotes], coded: dict[str, Coded]) -> None:
+    live = state.live_rows(file_key)
+    n = len(b.codes)
+    votes: dict[int, list[Vote]] = defaultdict(list)
+    supported = np.zeros(n, dtype=bool)
+    usual_elsewhere: set[int] = set()
+    for rule in rules:
+        a = coded[rule.determinant]
+        share = np.divide(rule.top_count, np.maximum(rule.total, 1))
+        strong = (rule.top_count >= STRONG_COUNT) & (share >= STRONG_SHARE)
+        usual_elsewhere.update(int(v) for v in rule.top[strong] if v >= 0)
+        has_a = (a.codes >= 0) & live
+        row_top = np.where(has_a, rule.top[np.maximum(a.codes, 0)], -1)
+        row_strong = has_a & strong[np.maximum(a.codes, 0)]
+        supported |= row_strong & (b.codes == row_top) & (b.codes >= 0)
+        differs = row_strong & (b.codes >= 0) & (b.codes != row_top)
+        differs &= ~_systematic(differs, coded, {rule.determinant, b.name}, live)
+        for row in np.flatnonzero(differs).tolist():
+            code_a = int(a.codes[row])
+            pair = rule.pair_count.get(code_a * b.cardinality + int(b.codes[row]), 0)
+            if pair <= RARE_ROWS and pair <= RARE_SHARE * rule.total[code_a]:
+                votes[row].append(Vote(int(row_top[row]), rule.determinant, float(share[code_a])))
+        fill = has_a & (b.codes < 0) & (rule.top_count[np.maximum(a.codes, 0)] >= STRONG_COUNT)
+        fill &= share[np.maximum(a.codes, 0)] >= FILL_SHARE
+        for row in np.flatnonzero(fill).tolist():
+            votes[row].append(Vote(int(row_top[row]), rule.determinant, float(share[int(a.codes[row])])))
+    grouped: dict[tuple[str, float], tuple[list[int], list[str]]] = {}
+    for row, row_votes in votes.items():
+        if supported[row]:
+            continue
+        values = {v.value for v in row_votes}
+        if len(values) != 1:
+            continue
+        value = values.pop()
+        if b.codes[row] < 0:
+            rule_name, confidence = "fill_from_dependency", CONFIDENCE_FILL
+        else:
+            rule_name = "dependency_majority"
+            confidence = CONFIDENCE_AGREED if len(row_votes) >= 2 else CONFIDENCE_ONE
+            if int(b.codes[row]) in usual_elsewhere:
+                confidence = CONFIDENCE_DOUBT
+        bucket = grouped.setdefault((rule_name, confidence), ([], []))
+        bucket[0].append(row)
+        bucket[1].append(str(b.values[value]))
+    for (rule_name, confidence), (rows, news) in grouped.items():
+        order = np.argsort(rows)
+        state.propose(
+            file_key, b.name, np.asarray(rows)[order], [news[i] for i in order], AGENT_ID, rule_name, confidence
+        )
+
+
+def _systematic(differs: np.ndarray, coded: dict[str, Coded], skip: set[str], live: np.ndarray) -> np.ndarray:
+    """Rows whose break of a rule is shared by most of their group in another column (all
+    rows of one hospital carry their own state's code): an exception the data means, not a
+    typo. Typos fall at random, so a group rarely holds more than one or two of them."""
+    systematic = np.zeros(len(differs), dtype=bool)
+    if not differs.any():
+        return systematic
+    for name, column in coded.items():
+        if name in skip or column.cardinality < 2:
+            continue
+        has = (column.codes >= 0) & live
+        codes = np.where(has, column.codes, column.cardinality)
+        size = np.bincount(codes, minlength=column.cardinality + 1)
+        hits = np.bincount(codes[differs], minlength=column.cardinality + 1)
+        group_rate = hits / np.maximum(size, 1)
+        bad_group = (hits >= SYSTEMATIC_MIN_ROWS) & (group_rate >= SYSTEMATIC_SHARE)
+        bad_group[column.cardinality] = False
+        systematic |= differs & bad_group[codes]
+    return systematic
+
+
+# ---- sources: truth discovery --------------------------------------------------------------
+def find_source_column(coded: dict[str, Coded], live: np.ndarray, wanted: str) -> str | None:
+    """The column naming each record's source: given by the user, or found by its name and
+    shape (a few hundred values at most, each repeated)."""
+    if wanted not in ("auto", ""):
+        return wanted if wanted in coded else None
+    if wanted == "":
+        return None
+    for name, column in coded.items():
+        if _SOURCE_NAME.search(name) and 2 <= column.cardinality <= SOURCE_MAX:
+            filled = int(((column.codes >= 0) & live).sum())
+            if filled >= 5 * column.cardinality:
+                return name
+    return None
+
+
+def find_entity_column(coded: dict[str, Coded], source: str, live: np.ndarray) -> str | None:
+    """The column naming the thing described: repeated across sources, once per source."""
+    src = coded[source]
+    best: tuple[float, str] | None = None
+    n = int(live.sum())
+    for name, column in coded.items():
+        if name == source or column.cardinality < 2 or n / column.cardinality < STRONG_COUNT:
+            continue
+        both = (column.codes >= 0) & (src.codes >= 0) & live
+        pairs = column.codes[both] * src.cardinality + src.codes[both]
+        if not len(pairs):
+            continue
+        unique_share = len(np.unique(pairs)) / len(pairs)
+        if unique_share < SOURCE_UNIQUE_PAIRS:
+            continue
+        per_entity = len(pairs) / column.cardinality
+        if best is None or per_entity > best[0]:
+            best = (per_entity, name)
+    return None if best is None else best[1]
+
+
+def discover_truth(
+    entity: np.ndarray, source: np.ndarray, value: np.ndarray, n_sources: int
+) -> tuple[dict[int, int], dict[int, float], np.ndarray]:
+    """Per entity the value with the most trust behind it and that trust's share; per source
+    its accuracy. Rows with value -1 are not votes."""
+    rows = np.flatnonzero((entity >= 0) & (source >= 0) & (value >= 0))
+    trust = np.full(n_sources, 0.8)
+    copy_discount = np.ones(n_sources)
+    truth: dict[int, int] = {}
+    confidence: dict[int, float] = {}
+    by_entity: dict[int, list[int]] = defaultdict(list)
+    for row in rows.tolist():
+        by_entity[int(entity[row])].append(row)
+    for _ in range(TRUTH_ROUNDS):
+        weight = np.log(np.clip(trust, 0.01, 0.99) / (1 - np.clip(trust, 0.01, 0.99))) * copy_discount
+        weight = np.maximum(weight, 0.01)
+        new_truth: dict[int, int] = {}
+        for e, members in by_entity.items():
+            scores: dict[int, float] = defaultdict(float)
+            for row in members:
+                scores[int(value[row])] += weight[source[row]]
+            winner = max(scores.items(), key=lambda kv: (kv[1], -kv[0]))
+            new_truth[e] = winner[0]
+            confidence[e] = winner[1] / sum(scores.values())
+        agree = np.zeros(n_sources)
+        seen = np.zeros(n_sources)
+        for e, members in by_entity.items():
+            for row in members:
+                seen[source[row]] += 1
+                agree[source[row]] += value[row] == new_truth[e]
+        trust = (agree + 1) / (seen + 2)
+        copy_discount = _copy_discount(by_entity, new_truth, source, value, n_sources, trust)
+        if new_truth == truth:
+            break
+        truth = new_truth
+    return truth, confidence, trust
+
+
+def _copy_discount(
+    by_entity: dict[int, list[int]],
+    truth: dict[int, int],
+    source: np.ndarray,
+    value: np.ndarray,
+    n_sources: int,
+    trust: np.ndarray,
+) -> np.ndarray:
+    """Sources that share most of their mistakes with a more trusted source are copies: their
+    vote is discounted, so a mistake copied ten times is not ten times as true."""
+    shared_wrong: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for e, members in by_entity.items():
+        wrong = [(int(source[r]), int(value[r])) for r in members if value[r] != truth[e]]
+        for i in range(len(wrong)):
+            for j in range(i + 1, len(wrong)):
+                (s1, v1), (s2, v2) = wrong[i], wrong[j]
+                key = (min(s1, s2), max(s1, s2))
+                shared_wrong[key][1] += 1
+                shared_wrong[key][0] += v1 == v2
+    discount = np.ones(n_sources)
+    for (s1, s2), (same, both) in shared_wrong.items():
+        if both >= COPY_MIN_ERRORS and same / both >= COPY_SHARE:
+            copier = s1 if trust[s1] < trust[s2] else s2
+            discount[copier] = min(discount[copier], 0.5)
+    return discount
+
+
+def _resolve_sources(state: CleaningState, file_key: str, coded: dict[str, Coded], wanted: str) -> list[str]:
+    live = state.live_rows(file_key)
+    source_name = find_source_column(coded, live, wanted)
+    if source_name is None:
+        return []
+    entity_name = find_entity_column(coded, source_name, live)
+    if entity_name is None:
+        return []
+    src, ent = coded[source_name], coded[entity_name]
+    entity = np.where(live, ent.codes, -1)
+    resolved = []
+    for name, column in coded.items():
+        if name in (source_name, entity_name) or column.cardinality < 2:
+            continue
+        # value columns: repeated within an entity (they describe it), not a per-row id
+        filled = (column.codes >= 0) & (entity >= 0)
+        if filled.sum() == 0 or column.cardinality > 0.5 * filled.sum():
+            continue
+        truth, confidence, _ = discover_truth(entity, src.codes, np.where(filled, column.codes, -1), src.cardinality)
+        rows, news, confs = [], [], []
+        for row in np.flatnonzero(entity >= 0).tolist():
+            e = int(entity[row])
+            if e not in truth:
+                continue
+            target = truth[e]
+            if column.codes[row] == target:
+                continue
+            rows.append(row)
+            news.append(str(column.values[target]))
+            confs.append(max(TRUTH_CONFIDENCE_FLOOR, min(0.99, confidence[e])))
+        if rows:
+            state.propose(file_key, name, rows, news, AGENT_ID, "source_truth", confs)
+            resolved.append(name)
+    return resolved
+
+
+class DependencyRepairAgent:
+    id = AGENT_ID
+
+    def run(self, context: AgentContext) -> AgentResult:
+        state = cleaning_state(context)
+        wanted = str(clean_parameter(context, "source_column")).strip()
+        notes: list[Finding] = []
+        for file_key, frame in state.frames.items():
+            coded = {str(c): code_column(str(c), state.column(file_key, c)) for c in frame.columns}
+            resolved = _resolve_sources(state, file_key, coded, wanted)
+            if resolved:
+                notes.append(
+                    Finding(
+                        severity="info",
+                        agent=AGENT_ID,
+                        code="SOURCES_RESOLVED",
+                        message="Records come from several sources; the values of "
+                        + ", ".join(f"'{c}'" for c in resolved)
+                        + " were resolved by how often each source agrees with the others.",
+                        file_key=file_key,
+                    )
+                )
+                coded = {str(c): code_column(str(c), state.column(file_key, c)) for c in frame.columns}
+            context.progress(0.3, "looking for rules between columns")
+            rules = find_dependencies(coded, state.live_rows(file_key))
+            by_dependent: dict[str, list[GroupVotes]] = defaultdict(list)
+            for rule in rules:
+                by_dependent[rule.dependent].append(rule)
+            for done, (dependent, its_rules) in enumerate(by_dependent.items(), start=1):
+                _repair_column(state, file_key, coded[dependent], its_rules, coded)
+                context.progress(0.3 + 0.7 * done / len(by_dependent), dependent)
+        return agent_result(state, AGENT_ID, notes)
+
+
+__all__ = ["DependencyRepairAgent", "discover_truth", "math"]
