@@ -26,7 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.agents.base import AgentContext, AgentResult, Finding
+from core.agents.clean.category_variants import edit_distance
 from core.agents.clean.dependencies import Coded, GroupVotes, code_column, find_dependencies
+from core.agents.clean.glued_values import split_glued
 from core.agents.clean.state import CleaningState, agent_result, clean_parameter, cleaning_state
 
 AGENT_ID = "dependency_repair"
@@ -97,7 +99,7 @@ def _repair_column(state: CleaningState, file_key: str, b: Coded, rules: list[Gr
         else:
             rule_name = "dependency_majority"
             confidence = CONFIDENCE_AGREED if len(row_votes) >= 2 else CONFIDENCE_ONE
-            if int(b.codes[row]) in usual_elsewhere:
+            if int(b.codes[row]) in usual_elsewhere or not looks_like_typo(str(b.values[b.codes[row]]), str(b.values[value])):
                 confidence = CONFIDENCE_DOUBT
         bucket = grouped.setdefault((rule_name, confidence), ([], []))
         bucket[0].append(row)
@@ -107,6 +109,16 @@ def _repair_column(state: CleaningState, file_key: str, b: Coded, rules: list[Gr
         state.propose(
             file_key, b.name, np.asarray(rows)[order], [news[i] for i in order], AGENT_ID, rule_name, confidence
         )
+
+
+def looks_like_typo(old: str, new: str) -> bool:
+    """True when `old` reads as a mistyped `new`: at most half of its characters changed.
+    Numbers and codes keep their length when mistyped (`1xx19` for `10019`), so `8.4` is
+    not a typo of `12`, nor `95` of `12`."""
+    limit = max(1, len(new) // 2)
+    if any(ch.isdigit() for ch in new):
+        return len(old) == len(new) and sum(a != b for a, b in zip(old, new, strict=True)) <= limit
+    return edit_distance(old.lower(), new.lower(), limit) <= limit
 
 
 def _systematic(differs: np.ndarray, coded: dict[str, Coded], skip: set[str], live: np.ndarray) -> np.ndarray:
@@ -276,6 +288,7 @@ class DependencyRepairAgent:
         wanted = str(clean_parameter(context, "source_column")).strip()
         notes: list[Finding] = []
         for file_key, frame in state.frames.items():
+            split_glued(state, file_key, AGENT_ID)
             coded = {str(c): code_column(str(c), state.column(file_key, c)) for c in frame.columns}
             resolved = _resolve_sources(state, file_key, coded, wanted)
             if resolved:

@@ -172,6 +172,8 @@ def unify_number(value: str, number: ParsedNumber, plan: NumberPlan) -> tuple[st
     if suffix and suffix != "%" and plan.strip_unit and unit_of(suffix) == plan.strip_unit:
         rules.append("number_with_unit")
         suffix = None
+        if "." in text:  # a measured quantity: 12.0 oz is 12, written the shortest way
+            text = text.rstrip("0").rstrip(".") or "0"
     if suffix == "%" and plan.strip_percent:
         if plan.percent_divide:
             text = f"{number.value / 100:.12g}"
