@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -31,6 +30,7 @@ ROWS_PER_VALUE = 5
 DOMINANCE = 3  # the dominant spelling of a fingerprint cluster has this many times more rows
 FINGERPRINT_CONFIDENCE = 0.9
 FINGERPRINT_UNSURE = 0.6
+CASE_ONLY_CONFIDENCE = 0.75
 RARITY = 20
 RARE_MAX_ROWS = 2
 MIN_LENGTH = 5
@@ -81,7 +81,9 @@ def _fingerprint(counts: pd.Series) -> dict[str, tuple[str, float]]:
         top, runner = int(counts[members[0]]), int(counts[members[1]])
         confidence = FINGERPRINT_CONFIDENCE if top >= DOMINANCE * runner else FINGERPRINT_UNSURE
         for member in members[1:]:
-            targets[member] = (members[0], confidence)
+            # spellings that differ only in case are tidy_text's call (offered, not applied)
+            same_letters = member.lower() == members[0].lower()
+            targets[member] = (members[0], min(confidence, CASE_ONLY_CONFIDENCE) if same_letters else confidence)
     return targets
 
 
@@ -149,5 +151,3 @@ class CategoryVariantsAgent:
             context.progress(done / max(len(columns), 1), column)
         return agent_result(state, AGENT_ID)
 
-
-__all__ = ["CategoryVariantsAgent", "edit_distance", "np"]

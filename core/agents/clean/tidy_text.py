@@ -58,6 +58,8 @@ def tidy(value: str) -> tuple[str, list[str]]:
 
 
 def _tidy_rewrite(value: str) -> Rewrite:
+    if _DAMAGE.search(value):
+        return None  # broken by a wrong encoding: flagged as it is, not half-repaired
     new, rules = tidy(value)
     if not rules:
         return None
