@@ -361,7 +361,10 @@ CLEAN = ToolSpec(
             maximum=1.0,
         ),
         ParamSpec(
-            "missing_marker", "string", "", "What disguised blanks such as 'N/A' become. Empty = a real blank."
+            "missing_marker",
+            "string",
+            "",
+            "What disguised blanks such as 'N/A' become. Empty = a real blank.",
         ),
         ParamSpec(
             "impute",
@@ -383,7 +386,8 @@ CLEAN = ToolSpec(
             "phone_format",
             "choice",
             "auto",
-            "Phones as E.164 (+14155550123): 'auto' when a column mixes formats, 'e164' always, 'keep' never.",
+            "Phones as E.164 (+14155550123): 'auto' when a column mixes formats, 'e164' always, "
+            "'keep' never.",
             choices=("auto", "e164", "keep"),
         ),
         ParamSpec(

@@ -83,13 +83,18 @@ def _fingerprint(counts: pd.Series) -> dict[str, tuple[str, float]]:
         for member in members[1:]:
             # spellings that differ only in case are tidy_text's call (offered, not applied)
             same_letters = member.lower() == members[0].lower()
-            targets[member] = (members[0], min(confidence, CASE_ONLY_CONFIDENCE) if same_letters else confidence)
+            targets[member] = (
+                members[0],
+                min(confidence, CASE_ONLY_CONFIDENCE) if same_letters else confidence,
+            )
     return targets
 
 
 def _near(counts: pd.Series, taken: dict[str, tuple[str, float]]) -> dict[str, tuple[str, float]]:
     frequent = [
-        (str(v), int(c)) for v, c in counts.items() if int(c) >= RARITY and not any(ch.isdigit() for ch in str(v))
+        (str(v), int(c))
+        for v, c in counts.items()
+        if int(c) >= RARITY and not any(ch.isdigit() for ch in str(v))
     ]
     if not frequent:
         return {}
@@ -100,7 +105,12 @@ def _near(counts: pd.Series, taken: dict[str, tuple[str, float]]) -> dict[str, t
     targets: dict[str, tuple[str, float]] = {}
     for value, count in counts.items():
         value, count = str(value), int(count)
-        if count > RARE_MAX_ROWS or value in taken or len(value) < MIN_LENGTH or any(ch.isdigit() for ch in value):
+        if (
+            count > RARE_MAX_ROWS
+            or value in taken
+            or len(value) < MIN_LENGTH
+            or any(ch.isdigit() for ch in value)
+        ):
             continue
         limit = 2 if len(value) >= LONG_LENGTH else 1
         grams = _bigrams(value.lower())
@@ -140,7 +150,7 @@ class CategoryVariantsAgent:
                 targets = {**fingerprint, **near}
                 rules = {v: "fingerprint" for v in fingerprint} | {v: "near_spelling" for v in near}
 
-                def rewrite(value: str, _targets=targets, _rules=rules) -> Rewrite:  # noqa: ANN001
+                def rewrite(value: str, _targets=targets, _rules=rules) -> Rewrite:
                     if value not in _targets:
                         return None
                     target, confidence = _targets[value]
@@ -150,4 +160,3 @@ class CategoryVariantsAgent:
                     rewrite_values(state, file_key, column, AGENT_ID, rewrite)
             context.progress(done / max(len(columns), 1), column)
         return agent_result(state, AGENT_ID)
-

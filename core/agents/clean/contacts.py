@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import pandas as pd
 import phonenumbers
@@ -129,7 +129,7 @@ def phone_rewriter(text: pd.Series, how: str, region: str) -> callable | None:  
     if region == "auto":
         region = detect_region(values)
 
-    @lru_cache(maxsize=None)
+    @cache
     def e164(value: str) -> str | None:
         try:
             number = phonenumbers.parse(value, region)

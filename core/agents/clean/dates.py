@@ -30,7 +30,9 @@ TIME_EXTRACT_CONFIDENCE = 0.85
 ISO = "%Y-%m-%d"
 
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?(\s*)([aApP])?(\.?\s*[mM]\.?)?$")
-_TIME_INSIDE = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::\d{2})?\s*(?:([aApP])\.?\s*(?:[mM]\.?)?)?(?![\d:])")
+_TIME_INSIDE = re.compile(
+    r"(?<![\d:])(\d{1,2}):(\d{2})(?::\d{2})?\s*(?:([aApP])\.?\s*(?:[mM]\.?)?)?(?![\d:])"
+)
 
 
 def _parse(value: str, fmt: str) -> pd.Timestamp | None:
@@ -56,7 +58,11 @@ def date_rewriter(column_type: ColumnType, target: str) -> tuple[callable, bool]
     if column_type.inferred_type not in ("date", "datetime") or not majority:
         return None
     unsure = "%y" in majority or column_type.date_ambiguous
-    wanted = majority if target == "majority" else (ISO if column_type.inferred_type == "date" else ISO + " %H:%M:%S")
+    wanted = (
+        majority
+        if target == "majority"
+        else (ISO if column_type.inferred_type == "date" else ISO + " %H:%M:%S")
+    )
 
     def rewrite(value: str) -> Rewrite:
         text = value.strip()
@@ -155,10 +161,14 @@ def time_style(values: pd.Series) -> TimeStyle | None:
             a, p = ("a", "p") if lower else ("A", "P")
             m_letter = "m" if (tail.strip(". ") or "m").islower() else "M"
             if dotted:
-                meridiem = (f"{a}.{m_letter}.", f"{p}.{m_letter}.") if tail.strip(". ") else (f"{a}.", f"{p}.")
+                meridiem = (
+                    (f"{a}.{m_letter}.", f"{p}.{m_letter}.") if tail.strip(". ") else (f"{a}.", f"{p}.")
+                )
             else:
                 meridiem = (f"{a}{m_letter}", f"{p}{m_letter}") if tail.strip() else (a, p)
-        style = TimeStyle(bool(mark), len(hour) == 2 and hour.startswith("0"), m.group(3) is not None, sep, meridiem)
+        style = TimeStyle(
+            bool(mark), len(hour) == 2 and hour.startswith("0"), m.group(3) is not None, sep, meridiem
+        )
         styles[style] = styles[style] + 1
     return styles.most_common(1)[0][0]
 

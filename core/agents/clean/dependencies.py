@@ -79,7 +79,13 @@ def group_votes(a: Coded, b: Coded, live: np.ndarray) -> GroupVotes:
     top_count[pair_a[order][first]] = pair_counts[order][first]
     total = np.bincount(aa, minlength=a.cardinality)
     return GroupVotes(
-        a.name, b.name, float(share), top, top_count, total, dict(zip(pair_keys.tolist(), pair_counts.tolist()))
+        a.name,
+        b.name,
+        float(share),
+        top,
+        top_count,
+        total,
+        dict(zip(pair_keys.tolist(), pair_counts.tolist(), strict=True)),
     )
 
 

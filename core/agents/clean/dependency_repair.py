@@ -49,6 +49,7 @@ SOURCE_MAX = 500
 SOURCE_UNIQUE_PAIRS = 0.95
 TRUTH_ROUNDS = 20
 TRUTH_CONFIDENCE_FLOOR = 0.5
+ID_LIKE_SHARE = 0.8  # a column with this many distinct values per filled cell names rows, not facts
 
 
 @dataclass
@@ -58,7 +59,9 @@ class Vote:
     share: float
 
 
-def _repair_column(state: CleaningState, file_key: str, b: Coded, rules: list[GroupVotes], coded: dict[str, Coded]) -> None:
+def _repair_column(
+    state: CleaningState, file_key: str, b: Coded, rules: list[GroupVotes], coded: dict[str, Coded]
+) -> None:
     live = state.live_rows(file_key)
     n = len(b.codes)
     votes: dict[int, list[Vote]] = defaultdict(list)
@@ -97,7 +100,9 @@ def _repair_column(state: CleaningState, file_key: str, b: Coded, rules: list[Gr
         else:
             rule_name = "dependency_majority"
             confidence = CONFIDENCE_AGREED if len(row_votes) >= 2 else CONFIDENCE_ONE
-            if int(b.codes[row]) in usual_elsewhere or not looks_like_typo(str(b.values[b.codes[row]]), str(b.values[value])):
+            if int(b.codes[row]) in usual_elsewhere or not looks_like_typo(
+                str(b.values[b.codes[row]]), str(b.values[value])
+            ):
                 confidence = CONFIDENCE_DOUBT
         bucket = grouped.setdefault((rule_name, confidence), ([], []))
         bucket[0].append(row)
@@ -105,7 +110,13 @@ def _repair_column(state: CleaningState, file_key: str, b: Coded, rules: list[Gr
     for (rule_name, confidence), (rows, news) in grouped.items():
         order = np.argsort(rows)
         state.propose(
-            file_key, b.name, np.asarray(rows)[order], [news[i] for i in order], AGENT_ID, rule_name, confidence
+            file_key,
+            b.name,
+            np.asarray(rows)[order],
+            [news[i] for i in order],
+            AGENT_ID,
+            rule_name,
+            confidence,
         )
 
 
@@ -209,7 +220,7 @@ def discover_truth(
                 scores: dict[int, float] = defaultdict(float)
                 for row in members.tolist():
                     scores[int(value[row])] += weight[source[row]]
-                winner, best = max(scores.items(), key=lambda kv: (kv[1], -kv[0]))
+                winner, _ = max(scores.items(), key=lambda kv: (kv[1], -kv[0]))
                 if truths[index].get(e) != winner:
                     changed = True
                 truths[index][e] = winner
@@ -248,7 +259,7 @@ def _resolve_sources(state: CleaningState, file_key: str, coded: dict[str, Coded
             continue
         # value columns describe the entity: repeated within it, not a per-row id
         filled = (column.codes >= 0) & (entity >= 0)
-        if filled.sum() == 0 or column.cardinality > 0.5 * filled.sum():
+        if filled.sum() == 0 or column.cardinality > ID_LIKE_SHARE * filled.sum():
             continue
         names.append(name)
         values.append(np.where(filled, column.codes, -1))

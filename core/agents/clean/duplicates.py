@@ -35,11 +35,17 @@ class DuplicatesAgent:
             later, first = _duplicates([p.encoded.codes for p in profiles], n)
             exact = dict(zip(later.tolist(), first.tolist(), strict=True))
             near_later, near_first = _near_duplicates(scratch, profiles, n)
-            near = {r: f for r, f in zip(near_later.tolist(), near_first.tolist(), strict=True) if r not in exact}
+            near = {
+                r: f for r, f in zip(near_later.tolist(), near_first.tolist(), strict=True) if r not in exact
+            }
             counts = {"exact": 0, "near": 0}
-            for kind, pairs, confidence in (("exact", exact, EXACT_CONFIDENCE), ("near", near, NEAR_CONFIDENCE)):
+            for kind, pairs, confidence in (
+                ("exact", exact, EXACT_CONFIDENCE),
+                ("near", near, NEAR_CONFIDENCE),
+            ):
                 for row, original in sorted(pairs.items()):
-                    reason = f"{'same as' if kind == 'exact' else 'same (ignoring case and spacing) as'} row {original + 1}"
+                    same = "same as" if kind == "exact" else "same (ignoring case and spacing) as"
+                    reason = f"{same} row {original + 1}"
                     effective = confidence if remove else 0.0
                     state.remove_row(file_key, row, AGENT_ID, f"{kind}_duplicate", reason, effective)
                     counts[kind] += 1
@@ -51,8 +57,8 @@ class DuplicatesAgent:
                         severity="medium",
                         agent=AGENT_ID,
                         code="DUPLICATE_ROWS_REMOVED" if remove else "DUPLICATE_ROWS_FLAGGED",
-                        message=f"{counts['exact']:,} exact and {counts['near']:,} near-duplicate row(s) were "
-                        f"{action}; each is listed in removed_rows.csv with the row it repeats.",
+                        message=f"{counts['exact']:,} exact and {counts['near']:,} near-duplicate row(s) "
+                        f"were {action}; each is listed in removed_rows.csv with the row it repeats.",
                         file_key=file_key,
                         count=total,
                     )

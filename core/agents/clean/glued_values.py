@@ -44,7 +44,9 @@ def split_glued(state: CleaningState, file_key: str, agent: str) -> int:
             known = set(text[~empty].unique())
             rows, remainders, tails = _candidates(text, empty, token_set, known)
             if rows:
-                a, _ = state.propose(file_key, source, rows, remainders, agent, "glued_value", GLUED_CONFIDENCE)
+                a, _ = state.propose(
+                    file_key, source, rows, remainders, agent, "glued_value", GLUED_CONFIDENCE
+                )
                 b, _ = state.propose(file_key, target, rows, tails, agent, "glued_value", GLUED_CONFIDENCE)
                 repaired += a + b
                 empty = ((frame[target] == "") & live).to_numpy()

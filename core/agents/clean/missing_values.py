@@ -63,7 +63,9 @@ def _disguised(state: CleaningState, file_key: str, column: str, replacement: st
     typed = infer_column(others).inferred_type not in ("string", "empty") if len(others) else False
     confidence = TYPED_CONFIDENCE if typed else TEXT_CONFIDENCE
     rows = np.flatnonzero(text.isin(markers).to_numpy())
-    state.propose(file_key, column, rows, [replacement] * len(rows), AGENT_ID, "disguised_missing", confidence)
+    state.propose(
+        file_key, column, rows, [replacement] * len(rows), AGENT_ID, "disguised_missing", confidence
+    )
 
 
 def _impute(state: CleaningState, file_key: str, column: str, how: str, constant: str) -> None:

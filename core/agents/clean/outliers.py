@@ -52,7 +52,9 @@ class OutliersAgent:
                         low, high = float(found.facts["usual_low"]), float(found.facts["usual_high"])
                         typed = profile.typed.to_numpy(dtype="float64", na_value=np.nan)[rows]
                         news = [_number_text(low if v < low else high) for v in typed]
-                    state.propose(file_key, column, rows, news, AGENT_ID, f"outlier_{action}", ASKED_CONFIDENCE)
+                    state.propose(
+                        file_key, column, rows, news, AGENT_ID, f"outlier_{action}", ASKED_CONFIDENCE
+                    )
         result = agent_result(state, AGENT_ID)
         emit(result, AGENT_ID, checks)
         return result

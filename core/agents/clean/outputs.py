@@ -52,14 +52,18 @@ def csv_bytes(frame: pd.DataFrame, table: LoadedTable) -> tuple[bytes, str | Non
     try:
         return text.encode(encoding), None
     except (UnicodeEncodeError, LookupError):
-        return text.encode("utf-8"), f"The cleaned file is UTF-8: some values cannot be written in {encoding}."
+        return text.encode(
+            "utf-8"
+        ), f"The cleaned file is UTF-8: some values cannot be written in {encoding}."
 
 
 def xlsx_bytes(frame: pd.DataFrame, table: LoadedTable) -> bytes:
     """The cleaned table as a workbook; plain numbers are written as numbers and everything
     else as text (never as a formula)."""
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    workbook = xlsxwriter.Workbook(
+        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     sheet = workbook.add_worksheet((table.sheet or "Sheet1")[:31])
     for col, name in enumerate(frame.columns):
         sheet.write_string(0, col, str(name))
@@ -100,7 +104,11 @@ def _removed(state: CleaningState) -> pd.DataFrame:
             record.update({"agent": entry.agent, "rule": entry.rule, "confidence": entry.confidence})
             record.update({str(k): v for k, v in table.frame.iloc[entry.row].items()})
             records.append(record)
-    return pd.DataFrame(records) if records else pd.DataFrame(columns=["row", "action", "reason", "agent", "rule"])
+    return (
+        pd.DataFrame(records)
+        if records
+        else pd.DataFrame(columns=["row", "action", "reason", "agent", "rule"])
+    )
 
 
 def quality_score(tables: dict[str, LoadedTable]) -> float | None:
@@ -114,7 +122,14 @@ def _cleaned_tables(state: CleaningState) -> dict[str, LoadedTable]:
     for key, table in state.tables.items():
         frame = state.cleaned_frame(key).reset_index(drop=True)
         tables[key] = LoadedTable(
-            key, table.filename, frame, table.format, table.size_bytes, table.encoding, table.delimiter, table.sheet
+            key,
+            table.filename,
+            frame,
+            table.format,
+            table.size_bytes,
+            table.encoding,
+            table.delimiter,
+            table.sheet,
         )
     return tables
 
@@ -159,13 +174,19 @@ def finish(context: AgentContext) -> ToolOutputs:
             outputs.files[name] = (content, "text/csv")
             if note:
                 notes.append(note)
-        cleaned_files.append({"file_key": key, "filename": name, "rows": len(frame), "columns": frame.shape[1]})
+        cleaned_files.append(
+            {"file_key": key, "filename": name, "rows": len(frame), "columns": frame.shape[1]}
+        )
     raw_changes = state.changes_frame()
     changes = _log(raw_changes, state.tables)
     suggestions = _log(state.suggestions_frame(), state.tables)
     removed = _removed(state)
     outputs.artifacts = {CHANGES_FILE: changes, SUGGESTIONS_FILE: suggestions, REMOVED_FILE: removed}
-    outputs.sheet_titles = {CHANGES_FILE: "Changes", SUGGESTIONS_FILE: "Suggestions", REMOVED_FILE: "Removed rows"}
+    outputs.sheet_titles = {
+        CHANGES_FILE: "Changes",
+        SUGGESTIONS_FILE: "Suggestions",
+        REMOVED_FILE: "Removed rows",
+    }
     before = quality_score(state.tables)
     after = quality_score(_cleaned_tables(state))
     rows_removed = sum(len(r) for r in state.removed.values())

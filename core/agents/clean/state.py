@@ -90,8 +90,14 @@ class CleaningState:
         """The table as it is now, for reusing profile computations on the cleaned values."""
         table = self.tables[file_key]
         return LoadedTable(
-            table.file_key, table.filename, self.frames[file_key], table.format, table.size_bytes,
-            table.encoding, table.delimiter, table.sheet,
+            table.file_key,
+            table.filename,
+            self.frames[file_key],
+            table.format,
+            table.size_bytes,
+            table.encoding,
+            table.delimiter,
+            table.sheet,
         )
 
     def live_rows(self, file_key: str) -> np.ndarray:
@@ -155,7 +161,9 @@ class CleaningState:
             self._profiles.pop((file_key, column), None)
         return applied, suggested
 
-    def remove_row(self, file_key: str, row: int, agent: str, rule: str, reason: str, confidence: float) -> bool:
+    def remove_row(
+        self, file_key: str, row: int, agent: str, rule: str, reason: str, confidence: float
+    ) -> bool:
         """Mark a row as removed from the cleaned file (at or above the threshold) or only
         flagged (below it). True when removed."""
         if row in self.removed[file_key]:

@@ -106,9 +106,9 @@ def _case(state: CleaningState, file_key: str, column: str) -> None:
         if style is None or style == majority:
             return None
         new = _to_style(value, majority)
-        # a spelling the column already uses is a likelier target than a new one
-        confidence = CASE_CONFIDENCE if new in known else CASE_CONFIDENCE - 0.1
-        return new, f"case_{majority}", confidence
+        if new not in known:
+            return None  # only towards a spelling the column already uses ("CA" is not "Ca")
+        return new, f"case_{majority}", CASE_CONFIDENCE
 
     rewrite_values(state, file_key, column, AGENT_ID, rewrite)
 
