@@ -48,7 +48,13 @@ def test_csv_stays_csv_with_its_delimiter_and_encoding_and_every_change_is_logge
     done = run(services, user.id, task["task_id"])
     assert done["status"] == "completed", done
     names = set(done["output_keys"])
-    assert {"cleaned_cities.csv", "changes.csv", "suggestions.csv", "removed_rows.csv", "report.xlsx"} <= names
+    assert {
+        "cleaned_cities.csv",
+        "changes.csv",
+        "suggestions.csv",
+        "removed_rows.csv",
+        "report.xlsx",
+    } <= names
 
     cleaned = read_output(services, done, "cleaned_cities.csv").decode("latin-1")
     lines = list(csv.reader(io.StringIO(cleaned), delimiter=";"))
@@ -61,7 +67,15 @@ def test_csv_stays_csv_with_its_delimiter_and_encoding_and_every_change_is_logge
     ]
 
     changes = _frame(read_output(services, done, "changes.csv"))
-    assert changes.columns.tolist() == ["row", "column", "old_value", "new_value", "agent", "rule", "confidence"]
+    assert changes.columns.tolist() == [
+        "row",
+        "column",
+        "old_value",
+        "new_value",
+        "agent",
+        "rule",
+        "confidence",
+    ]
     logged = {(int(r), c, o, n) for r, c, o, n in changes[["row", "column", "old_value", "new_value"]].values}
     assert (1, "city", "Zürich ", "Zürich") in logged
     assert (2, "weight", "N/A", "") in logged
