@@ -34,6 +34,7 @@ CHANGES_FILE = "changes.csv"
 SUGGESTIONS_FILE = "suggestions.csv"
 REMOVED_FILE = "removed_rows.csv"
 SAMPLE_ROWS = 50
+LOG_HEAD = 500  # changes quoted in report.json for the UI; changes.csv has them all
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _PLAIN_NUMBER = re.compile(r"^-?(?:0|[1-9]\d{0,14})(?:\.\d+)?$")
 
@@ -216,6 +217,8 @@ def finish(context: AgentContext) -> ToolOutputs:
             "cleaned_files": cleaned_files,
             "notes": notes,
             "sample_rows": _sample(state, raw_changes),
+            "change_log_head": changes.head(LOG_HEAD).to_dict(orient="records"),
+            "suggestions_head": suggestions.head(LOG_HEAD).to_dict(orient="records"),
             "change_fields": list(CHANGE_FIELDS[1:]),
         }
     }
