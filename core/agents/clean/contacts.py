@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import cache, lru_cache
+from collections.abc import Callable
+from functools import lru_cache
 
 import pandas as pd
 import phonenumbers
@@ -20,13 +21,14 @@ import pycountry
 from core.agents.clean.common import Rewrite
 from core.agents.profile.inference import BOOLEAN_FALSE, BOOLEAN_TRUE, MISSING_MARKERS
 from core.agents.profile.patterns import shapes
-from core.agents.profile.phones import detect_region
+from core.agents.profile.phones import check_phones
 
 BOOLEAN_CONFIDENCE = 0.95
 PHONE_CONFIDENCE = 0.9
 EMAIL_CASE_CONFIDENCE = 0.95
 EMAIL_TYPO_CONFIDENCE = 0.6
 COUNTRY_CONFIDENCE = 0.9
+PHONE_EXACT_LIMIT = 100_000  # distinct numbers without a country code formatted one by one
 COUNTRY_SHARE = 0.9  # share of a column's filled cells that must be countries
 
 _BOOLEAN_PAIRS = (("true", "false"), ("yes", "no"), ("y", "n"), ("t", "f"))
@@ -80,7 +82,7 @@ COUNTRY_ALIASES = {
 
 
 # ---- booleans ---------------------------------------------------------------------------------
-def boolean_rewriter(text: pd.Series) -> callable | None:  # type: ignore[valid-type]
+def boolean_rewriter(text: pd.Series) -> Callable[[str], Rewrite] | None:
     """Minority spellings of yes/no written like the column's majority pair (`Y` -> `yes`)."""
     counts = text[text != ""].value_counts()
     pair_rows: Counter[tuple[str, str]] = Counter()
@@ -108,7 +110,7 @@ def boolean_rewriter(text: pd.Series) -> callable | None:  # type: ignore[valid-
     return rewrite
 
 
-def _case_of(example: str) -> callable:  # type: ignore[valid-type]
+def _case_of(example: str) -> Callable[[str], str]:
     if example.isupper():
         return str.upper
     if example[:1].isupper():
@@ -117,38 +119,41 @@ def _case_of(example: str) -> callable:  # type: ignore[valid-type]
 
 
 # ---- phones -----------------------------------------------------------------------------------
-def phone_rewriter(text: pd.Series, how: str, region: str) -> callable | None:  # type: ignore[valid-type]
+def phone_rewriter(text: pd.Series, how: str, region: str) -> Callable[[str], Rewrite] | None:
     """E.164 for every valid phone, when asked (`e164`) or when the column writes its valid
     numbers in more than one shape (`auto`); a column with one consistent shape is left as
-    its owner wrote it."""
+    its owner wrote it. Validity comes from the profile's vectorised check; a number written
+    with its `+` country code is already E.164 once its punctuation goes, and the others are
+    formatted by `phonenumbers` one distinct value at a time (up to a limit)."""
     if how == "keep":
         return None
-    values = [str(v).strip() for v in text.unique() if str(v).strip()]
-    if not values:
+    values = pa.array(sorted({str(v).strip() for v in text.unique() if str(v).strip()}))
+    if len(values) == 0:
         return None
+    checked = check_phones(values)
     if region == "auto":
-        region = detect_region(values)
-
-    @cache
-    def e164(value: str) -> str | None:
+        region = checked.region
+    valid = values.filter(pa.array(checked.valid))
+    if len(valid) == 0:
+        return None
+    if how == "auto" and len(set(shapes(valid).to_pylist())) < 2:
+        return None
+    formatted: dict[str, str] = {}
+    local = []
+    for value in valid.to_pylist():
+        if value.startswith("+") and not any(ch.isalpha() for ch in value):
+            formatted[value] = "+" + "".join(ch for ch in value if ch.isdigit())
+        else:
+            local.append(value)
+    for value in local[:PHONE_EXACT_LIMIT]:
         try:
             number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(number):
-            return None
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-    valid = [v for v in values if e164(v) is not None]
-    if not valid:
-        return None
-    if how == "auto":
-        valid_shapes = set(shapes(pa.array(valid)).to_pylist())
-        if len(valid_shapes) < 2:
-            return None
+            continue
+        formatted[value] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     def rewrite(value: str) -> Rewrite:
-        new = e164(value.strip())
+        new = formatted.get(value.strip())
         return None if new is None else (new, "phone_e164", PHONE_CONFIDENCE)
 
     return rewrite
@@ -197,7 +202,7 @@ def country_codes() -> dict[str, str]:
     return codes
 
 
-def country_rewriter(text: pd.Series, how: str) -> callable | None:  # type: ignore[valid-type]
+def country_rewriter(text: pd.Series, how: str) -> Callable[[str], Rewrite] | None:
     """Country names as ISO codes in a column of countries (90% of its filled cells are
     country names or codes, at least one a name)."""
     if how == "keep":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -35,74 +36,61 @@ _TIME_INSIDE = re.compile(
 )
 
 
-def _parse(value: str, fmt: str) -> pd.Timestamp | None:
-    parsed = pd.to_datetime(pd.Series([value]), format=fmt, errors="coerce").iloc[0]
-    return None if pd.isna(parsed) else parsed
+def _parse_many(values: pd.Series, fmt: str) -> pd.Series:
+    return pd.to_datetime(values, format=fmt, errors="coerce")
 
 
-def _other_readings(value: str, majority: str) -> list[tuple[str, pd.Timestamp]]:
-    readings = []
+def _readings(values: pd.Series, majority: str) -> tuple[pd.Series, dict[str, list[pd.Timestamp]]]:
+    """Each distinct value read in the majority format (NaT where it does not fit), and the
+    other formats' readings of the values that do not fit it, computed a format at a time."""
+    own = _parse_many(values, majority)
+    others: dict[str, list[pd.Timestamp]] = {}
+    rest = values[own.isna() & (values != "")]
     for fmt in (*DATE_FORMATS, *DATETIME_FORMATS):
-        if fmt == majority:
+        if fmt == majority or rest.empty:
             continue
-        parsed = _parse(value, fmt)
-        if parsed is not None:
-            readings.append((fmt, parsed))
-    return readings
+        parsed = _parse_many(rest, fmt)
+        for value, stamp in zip(rest[parsed.notna()], parsed[parsed.notna()], strict=True):
+            others.setdefault(value, []).append(stamp)
+    return own, others
 
 
-def date_rewriter(column_type: ColumnType, target: str) -> tuple[callable, bool] | None:  # type: ignore[valid-type]
-    """A per-value rewrite for a date column, and whether the column's own reading is unsure
-    (two-digit years or swappable day and month). None when the column is not dates."""
+def date_rewriter(values: pd.Series, column_type: ColumnType, target: str) -> Callable[[str], Rewrite] | None:
+    """A rewrite for the distinct `values` of a date column: values in another format, when
+    they read as one date, written in the target format (the majority one, or ISO when
+    asked); a reading that is unsure (two-digit years, day and month that could be swapped)
+    only as a suggestion. None when the column is not dates."""
     majority = column_type.date_format
     if column_type.inferred_type not in ("date", "datetime") or not majority:
         return None
     unsure = "%y" in majority or column_type.date_ambiguous
-    wanted = (
-        majority
-        if target == "majority"
-        else (ISO if column_type.inferred_type == "date" else ISO + " %H:%M:%S")
-    )
+    iso = ISO if column_type.inferred_type == "date" else ISO + " %H:%M:%S"
+    wanted = majority if target == "majority" else iso
+    distinct = pd.Series(values.unique(), dtype="str").str.strip()
+    own, others = _readings(distinct, majority)
+    verdicts: dict[str, Rewrite] = {}
+    for value, stamp in zip(distinct, own, strict=True):
+        if value in verdicts or not value:
+            continue
+        if not pd.isna(stamp):
+            if wanted != majority:
+                confidence = UNSURE_DATE_CONFIDENCE if unsure else DATE_CONFIDENCE
+                verdicts[value] = (stamp.strftime(wanted), "date_format", confidence)
+            elif unsure and column_type.inferred_type == "date":
+                # the column's own reading is uncertain: its ISO reading, offered for a person to confirm
+                verdicts[value] = (stamp.strftime(ISO), "ambiguous_date", UNSURE_DATE_CONFIDENCE)
+            continue
+        stamps = others.get(value)
+        if not stamps:
+            continue
+        written = sorted({d.strftime(wanted) for d in stamps})
+        if len(written) != 1:
+            verdicts[value] = (written[0], "date_format_ambiguous", UNSURE_DATE_CONFIDENCE)
+        else:
+            verdicts[value] = (written[0], "date_format", DATE_CONFIDENCE)
 
     def rewrite(value: str) -> Rewrite:
-        text = value.strip()
-        if not text:
-            return None
-        own = _parse(text, majority)
-        if own is not None:
-            if wanted == majority:
-                return None
-            new = own.strftime(wanted)
-            return new, "date_format", UNSURE_DATE_CONFIDENCE if unsure else DATE_CONFIDENCE
-        readings = _other_readings(text, majority)
-        dates = {r[1] for r in readings}
-        if not dates:
-            return None
-        new_dates = {d.strftime(wanted) for d in dates}
-        if len(new_dates) != 1:
-            return sorted(new_dates)[0], "date_format_ambiguous", UNSURE_DATE_CONFIDENCE
-        two_digit = any("%y" in fmt for fmt, _ in readings)
-        confidence = UNSURE_DATE_CONFIDENCE if two_digit else DATE_CONFIDENCE
-        return next(iter(new_dates)), "date_format", confidence
-
-    return rewrite, unsure
-
-
-def unsure_date_suggestion(column_type: ColumnType) -> callable | None:  # type: ignore[valid-type]
-    """For a column whose dates cannot be read for sure (two-digit years, or day and month
-    that could be swapped): the ISO reading of each value as a suggestion, so a person
-    confirms the order before anything is rewritten."""
-    majority = column_type.date_format
-    if column_type.inferred_type != "date" or not majority:
-        return None
-    if "%y" not in majority and not column_type.date_ambiguous:
-        return None
-
-    def rewrite(value: str) -> Rewrite:
-        own = _parse(value.strip(), majority) if value.strip() else None
-        if own is None:
-            return None
-        return own.strftime(ISO), "ambiguous_date", UNSURE_DATE_CONFIDENCE
+        return verdicts.get(value.strip())
 
     return rewrite
 
@@ -173,7 +161,7 @@ def time_style(values: pd.Series) -> TimeStyle | None:
     return styles.most_common(1)[0][0]
 
 
-def time_rewriter(style: TimeStyle) -> callable:  # type: ignore[valid-type]
+def time_rewriter(style: TimeStyle) -> Callable[[str], Rewrite]:
     def rewrite(value: str) -> Rewrite:
         text = value.strip()
         if not text:

@@ -6,8 +6,10 @@ group when the group is strong (three or more rows agree, 70% of the group). A c
 changed only when no rule's group supports its current value, every vote agrees on the
 new value, and the current value is rare in its group (one or two rows, at most 20%):
 a typo, not a second legitimate value. When the current value is the usual value of
-another group the error may be in A instead, so the repair is only suggested. Empty cells
-are filled from groups that agree on 90%.
+another group the error may be in A instead, or the value is not shaped like a typo of the
+new one, so the repair is only suggested. Empty cells are filled from groups that agree on
+90%, and applied only in columns where blanks are the exception (5%): a column that is
+mostly empty is not one the rule should invent values for.
 
 **Sources.** When records of the same thing come from several sources (a column that names
 the source, with each entity reported once per source), the sources are not equally
@@ -40,6 +42,8 @@ RARE_SHARE = 0.2
 CONFIDENCE_AGREED = 0.95  # two or more rules agree
 CONFIDENCE_ONE = 0.85
 CONFIDENCE_FILL = 0.85
+FILL_MAX_BLANK_SHARE = 0.05
+FILL_NEVER_BLANK_SHARE = 0.5  # a column mostly empty: blank is its normal state, not a gap
 CONFIDENCE_DOUBT = 0.7
 SYSTEMATIC_MIN_ROWS = 3
 SYSTEMATIC_SHARE = 0.5  # the current value is the usual value elsewhere: the key may be wrong
@@ -64,6 +68,7 @@ def _repair_column(
 ) -> None:
     live = state.live_rows(file_key)
     n = len(b.codes)
+    blank_share = float(((b.codes < 0) & live).sum()) / max(int(live.sum()), 1)
     votes: dict[int, list[Vote]] = defaultdict(list)
     supported = np.zeros(n, dtype=bool)
     usual_elsewhere: set[int] = set()
@@ -84,6 +89,7 @@ def _repair_column(
             if pair <= RARE_ROWS and pair <= RARE_SHARE * rule.total[code_a]:
                 votes[row].append(Vote(int(row_top[row]), rule.determinant, float(share[code_a])))
         fill = has_a & (b.codes < 0) & (rule.top_count[np.maximum(a.codes, 0)] >= STRONG_COUNT)
+        fill &= blank_share <= FILL_NEVER_BLANK_SHARE
         fill &= share[np.maximum(a.codes, 0)] >= FILL_SHARE
         for row in np.flatnonzero(fill).tolist():
             votes[row].append(Vote(int(row_top[row]), rule.determinant, float(share[int(a.codes[row])])))
@@ -96,7 +102,9 @@ def _repair_column(
             continue
         value = values.pop()
         if b.codes[row] < 0:
-            rule_name, confidence = "fill_from_dependency", CONFIDENCE_FILL
+            # filling a blank is imputation: sure only where blanks are the exception
+            rule_name = "fill_from_dependency"
+            confidence = CONFIDENCE_FILL if blank_share <= FILL_MAX_BLANK_SHARE else CONFIDENCE_DOUBT
         else:
             rule_name = "dependency_majority"
             confidence = CONFIDENCE_AGREED if len(row_votes) >= 2 else CONFIDENCE_ONE

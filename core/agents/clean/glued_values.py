@@ -8,8 +8,6 @@ elsewhere. Then both cells are known: the first loses the tail, the empty one re
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 import pandas as pd
 
@@ -56,20 +54,23 @@ def split_glued(state: CleaningState, file_key: str, agent: str) -> int:
 def _candidates(
     text: pd.Series, empty: np.ndarray, tokens: set[str], known: set[str]
 ) -> tuple[list[int], list[str], list[str]]:
+    """Rows (ascending) whose value splits into a known head and a token tail, with both parts."""
     rows: list[int] = []
     remainders: list[str] = []
     tails: list[str] = []
-    by_value: dict[str, list[int]] = defaultdict(list)
-    for row in np.flatnonzero(empty).tolist():
-        by_value[text.iat[row]].append(row)
-    for value, value_rows in by_value.items():
+    positions = np.flatnonzero(empty & text.str.contains(" ", regex=False).to_numpy(dtype=bool))
+    if len(positions) == 0:
+        return rows, remainders, tails
+    values = text.to_numpy()[positions]
+    splits: dict[str, tuple[str, str] | None] = {}
+    for value in set(values.tolist()):
         head, _, tail = value.rstrip().rpartition(" ")
         head = head.rstrip(" ,")
-        if not head or tail not in tokens or head not in known:
-            continue
-        for row in value_rows:
+        splits[value] = (head, tail) if head and tail in tokens and head in known else None
+    for row, value in zip(positions.tolist(), values.tolist(), strict=True):
+        split = splits[value]
+        if split is not None:
             rows.append(row)
-            remainders.append(head)
-            tails.append(tail)
-    order = np.argsort(rows)
-    return [rows[i] for i in order], [remainders[i] for i in order], [tails[i] for i in order]
+            remainders.append(split[0])
+            tails.append(split[1])
+    return rows, remainders, tails

@@ -109,16 +109,17 @@ class NumberPlan:
 
 def plan_numbers(text: pd.Series) -> tuple[NumberPlan, dict[str, ParsedNumber]] | None:
     """The column's plan, or None when it is not a column of numbers."""
-    counts = text[text.str.strip().str.lower().isin(MISSING_MARKERS) == False].value_counts()  # noqa: E712
+    counts = text[~text.str.strip().str.lower().isin(MISSING_MARKERS).to_numpy()].value_counts()
     if counts.empty:
         return None
-    parsed = {str(v): parse_number(str(v)) for v in counts.index}
-    matched = sum(int(c) for v, c in counts.items() if parsed[str(v)] is not None)
-    total = int(counts.sum())
-    if matched < NUMERIC_SHARE * total:
+    values = pd.Series(counts.index, dtype="str")
+    fits = values.str.strip().str.match(_NUMBER).to_numpy(dtype=bool)  # one vectorised pass first
+    if counts.to_numpy()[fits].sum() < NUMERIC_SHARE * counts.sum():
         return None
+    weight_of = dict(zip(values.tolist(), counts.to_numpy().tolist(), strict=True))
+    parsed = {v: parse_number(v) for v, fit in zip(values.tolist(), fits, strict=True) if fit}
     good = {v: p for v, p in parsed.items() if p is not None}
-    weight = {v: int(counts[v]) for v in good}
+    weight = {v: int(weight_of[v]) for v in good}
     plan = NumberPlan()
     units: set[str] = set()
     unit_spellings: set[str] = set()

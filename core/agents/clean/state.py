@@ -61,6 +61,7 @@ class CleaningState:
     removed: dict[str, dict[int, Removal]] = field(default_factory=dict)
     flagged_rows: dict[str, dict[int, Removal]] = field(default_factory=dict)
     _profiles: dict[tuple[str, str], ColumnProfile] = field(default_factory=dict)
+    _suggested: set[tuple[str, int, str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for key, table in self.tables.items():
@@ -152,7 +153,8 @@ class CleaningState:
                 applied_rows.append(row)
                 applied_values.append(new)
                 applied += 1
-            else:
+            elif (file_key, row, column, new) not in self._suggested:
+                self._suggested.add((file_key, row, column, new))  # two rules, one suggestion
                 self._suggestions.append(record)
                 suggested += 1
         if applied_rows:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from core.agents.base import AgentContext, AgentResult
 from core.agents.clean.common import Rewrite, rewrite_values
 from core.agents.clean.contacts import boolean_rewriter, country_rewriter, email_rewrite, phone_rewriter
-from core.agents.clean.dates import date_rewriter, time_rewriter, time_style, unsure_date_suggestion
+from core.agents.clean.dates import date_rewriter, time_rewriter, time_style
 from core.agents.clean.numbers import plan_numbers, unify_number
 from core.agents.clean.state import CleaningState, agent_result, clean_parameter, cleaning_state
 
@@ -46,13 +46,9 @@ def _format_column(state: CleaningState, file_key: str, column: str, params: dic
         rewrite_values(state, file_key, column, AGENT_ID, time_rewriter(style))
         return
     column_type = state.profile(file_key, column).column_type
-    dated = date_rewriter(column_type, params["date_format"])
+    dated = date_rewriter(text, column_type, params["date_format"])
     if dated is not None:
-        rewrite, _ = dated
-        rewrite_values(state, file_key, column, AGENT_ID, rewrite)
-        unsure = unsure_date_suggestion(state.profile(file_key, column).column_type)
-        if unsure is not None:
-            rewrite_values(state, file_key, column, AGENT_ID, unsure)
+        rewrite_values(state, file_key, column, AGENT_ID, dated)
         return
     if column_type.inferred_type == "boolean":
         booleans = boolean_rewriter(text)
