@@ -7,7 +7,9 @@ Two OpenRefine-style clusterings over a column's distinct values:
   the cluster's dominant one when it is clearly the usual spelling (3x more rows).
 - *near spelling*: a rare value (one or two rows) one edit away (two for long values) from a
   value at least 20 times more frequent, found through shared character bigrams. Values
-  with digits are left out: `ami-1` and `ami-2` are different codes, not typos.
+  with digits are left out: `ami-1` and `ami-2` are different codes, not typos. Two edits,
+  or a different first letter (`Cortland` is a town, not a typo of `Portland`), make it a
+  suggestion.
 
 Only category-like columns qualify (values repeat: at most one distinct value per five
 rows), so names and free text are never "corrected" towards a more common neighbour.
@@ -132,7 +134,10 @@ def _near(counts: pd.Series, taken: dict[str, tuple[str, float]]) -> dict[str, t
         if len(best) > 1 and best[1][0] == best[0][0]:
             continue  # two equally close categories: which one was meant is unknown
         distance, candidate = best[0]
-        targets[value] = (candidate, NEAR_CONFIDENCE if distance == 1 else NEAR_FAR_CONFIDENCE)
+        # names that differ in their first letter are often two names (Cortland, Portland)
+        same_start = value[:1].lower() == candidate[:1].lower()
+        sure = distance == 1 and same_start
+        targets[value] = (candidate, NEAR_CONFIDENCE if sure else NEAR_FAR_CONFIDENCE)
     return targets
 
 

@@ -2,9 +2,9 @@
 
 A marker such as `N/A` or `-` is only a blank where the column treats it as one. The same
 text can be a real value: `NA` is Namibia in a column of two-letter country codes, and
-`none` is an answer in a column of categories that already leaves its blanks empty. So a
-marker survives when it has the shape most of the column's values have, or when it is a
-frequent word in a category column that has real blanks of its own. Imputation is off by
+`none` is an answer in a column of categories (`none`, `some`, `many`). So a marker survives
+when it has the shape most of the column's values have, or when it is a frequent word (5% of
+the rows) in a column of text categories. Imputation is off by
 default and, when asked for, every imputed cell is logged like any other change.
 """
 
@@ -36,8 +36,10 @@ def _marker_values(text: pd.Series) -> list[str]:
     return distinct[is_missing(distinct).to_numpy()].tolist()
 
 
-def marker_is_real(text: pd.Series, marker: str) -> bool:
-    """True when the column uses `marker` as a value of its own, not as a blank."""
+def marker_is_real(text: pd.Series, marker: str, typed: bool) -> bool:
+    """True when the column uses `marker` as a value of its own, not as a blank: it has the
+    shape most of the column's values have, or it is a frequent word in a column of text
+    categories (in a column of numbers or dates a word cannot be a value)."""
     lowered = text.str.strip().str.lower()
     others = text[~lowered.isin(MISSING_MARKERS).to_numpy()]
     if others.empty:
@@ -46,21 +48,25 @@ def marker_is_real(text: pd.Series, marker: str) -> bool:
     marker_shape = shapes(pa.array([marker.strip()])).to_pylist()[0]
     if (other_shapes == marker_shape).mean() >= SHAPE_SHARE:
         return True
+    if typed:
+        return False
     is_word = marker.strip().isalpha()
-    has_blanks = bool((text == "").any())
     share = float((text == marker).mean())
     few_values = others.nunique() <= max(20, len(others) // 20)
-    return is_word and has_blanks and few_values and share >= CATEGORY_WORD_SHARE
+    return is_word and few_values and share >= CATEGORY_WORD_SHARE
 
 
 def _disguised(state: CleaningState, file_key: str, column: str, replacement: str) -> None:
     text = state.column(file_key, column)
-    markers = [m for m in _marker_values(text) if not marker_is_real(text, m)]
-    if not markers:
+    candidates = _marker_values(text)
+    if not candidates:
         return
     lowered = text.str.strip().str.lower()
     others = text[~lowered.isin(MISSING_MARKERS).to_numpy()]
     typed = infer_column(others).inferred_type not in ("string", "empty") if len(others) else False
+    markers = [m for m in candidates if not marker_is_real(text, m, typed)]
+    if not markers:
+        return
     confidence = TYPED_CONFIDENCE if typed else TEXT_CONFIDENCE
     rows = np.flatnonzero(text.isin(markers).to_numpy())
     state.propose(
