@@ -26,6 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from core.agents.base import AgentContext, AgentResult, Finding
 from core.agents.clean.category_variants import edit_distance
@@ -196,59 +197,100 @@ def find_entity_column(coded: dict[str, Coded], source: str, live: np.ndarray) -
     return None if best is None else best[1]
 
 
+@dataclass
+class Resolved:
+    """One value column after truth discovery: per entity the winning value code (-1 none)
+    and its share of the trust; per row the share of the trust behind the row's own value."""
+
+    winner: np.ndarray
+    winner_share: np.ndarray
+    row_share: np.ndarray
+
+
+@dataclass
+class _Votes:
+    rows: np.ndarray
+    source: np.ndarray
+    value: np.ndarray
+    pair: np.ndarray  # per row: its (entity, value) pair
+    pair_entity: np.ndarray
+    pair_value: np.ndarray
+
+
+def _votes(entity: np.ndarray, source: np.ndarray, value: np.ndarray) -> _Votes:
+    rows = np.flatnonzero((entity >= 0) & (source >= 0) & (value >= 0))
+    width = int(value.max()) + 1 if len(value) else 1
+    pair, keys = pd.factorize(entity[rows].astype(np.int64) * width + value[rows])
+    keys = np.asarray(keys, dtype=np.int64)
+    return _Votes(rows, source[rows], value[rows], pair.astype(np.int64), keys // width, keys % width)
+
+
+def _winners(votes: _Votes, weight: np.ndarray, n_entities: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per entity the value with the most trust (ties: the smaller code) and its share; and
+    each pair's share of its entity's trust."""
+    pair_score = np.bincount(votes.pair, weights=weight[votes.source], minlength=len(votes.pair_entity))
+    total = np.bincount(votes.pair_entity, weights=pair_score, minlength=n_entities)
+    order = np.lexsort((votes.pair_value, -pair_score, votes.pair_entity))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = votes.pair_entity[order][1:] != votes.pair_entity[order][:-1]
+    best = order[first]
+    winner = np.full(n_entities, -1, dtype=np.int64)
+    winner[votes.pair_entity[best]] = votes.pair_value[best]
+    pair_share = pair_score / np.maximum(total[votes.pair_entity], 1e-12)
+    share = np.zeros(n_entities)
+    share[votes.pair_entity[best]] = pair_share[best]
+    return winner, share, pair_share
+
+
 def discover_truth(
     entity: np.ndarray, source: np.ndarray, values: list[np.ndarray], n_sources: int
-) -> tuple[list[dict[int, int]], list[dict[int, dict[int, float]]], np.ndarray]:
-    """Truth discovery over several value columns at once.
+) -> tuple[list[Resolved], np.ndarray]:
+    """Truth discovery over several value columns at once; and each source's accuracy.
 
-    Per column and entity: the value with the most trust behind it, and each value's share
-    of all the trust voting on the entity. Per source: one accuracy, measured over all the
-    columns together (a source that reports departure times badly usually reports arrivals
-    badly too, and one column alone can be dominated by sources that repeat each other's
-    values). Sources whose accuracy is below chance get almost no say. Rows with value -1
-    are not votes.
+    Per column and entity the value with the most trust behind it wins. A source's trust is
+    its accuracy (how often it gives the winning values), measured over all the columns
+    together: a source that reports departures badly usually reports arrivals badly too, and
+    one column alone can be dominated by sources that repeat each other's values. Trust is the
+    log-odds of the accuracy, so sources no better than chance get almost no say. Rows with
+    value -1 are not votes. Everything is counted with `bincount`, so a million rows cost a
+    few array passes per round.
     """
-    groups: list[dict[int, np.ndarray]] = []
-    for value in values:
-        rows = np.flatnonzero((entity >= 0) & (source >= 0) & (value >= 0))
-        order = rows[np.argsort(entity[rows], kind="stable")]
-        bounds = np.flatnonzero(np.diff(entity[order])) + 1
-        groups.append({int(entity[part[0]]): part for part in np.split(order, bounds) if len(part)})
+    n_entities = int(entity.max()) + 1 if len(entity) else 0
+    columns = [_votes(entity, source, value) for value in values]
     accuracy = np.full(n_sources, 0.8)
-    truths: list[dict[int, int]] = [{} for _ in values]
-    shares: list[dict[int, dict[int, float]]] = [{} for _ in values]
+    previous: list[np.ndarray] | None = None
+    results: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for _ in range(TRUTH_ROUNDS):
         clipped = np.clip(accuracy, 0.01, 0.99)
         weight = np.maximum(np.log(clipped / (1 - clipped)), 0.01)
         agree = np.zeros(n_sources)
         seen = np.zeros(n_sources)
-        changed = False
-        for index, (value, by_entity) in enumerate(zip(values, groups, strict=True)):
-            for e, members in by_entity.items():
-                scores: dict[int, float] = defaultdict(float)
-                for row in members.tolist():
-                    scores[int(value[row])] += weight[source[row]]
-                winner, _ = max(scores.items(), key=lambda kv: (kv[1], -kv[0]))
-                if truths[index].get(e) != winner:
-                    changed = True
-                truths[index][e] = winner
-                total = sum(scores.values())
-                shares[index][e] = {v: score / total for v, score in scores.items()}
-                member_sources = source[members]
-                seen += np.bincount(member_sources, minlength=n_sources)
-                agree += np.bincount(member_sources[value[members] == winner], minlength=n_sources)
+        results = []
+        for votes in columns:
+            winner, share, pair_share = _winners(votes, weight, n_entities)
+            results.append((winner, share, pair_share))
+            right = votes.value == winner[votes.pair_entity[votes.pair]]
+            seen += np.bincount(votes.source, minlength=n_sources)
+            agree += np.bincount(votes.source[right], minlength=n_sources)
         accuracy = (agree + 1) / (seen + 2)
-        if not changed:
+        current = [r[0] for r in results]
+        if previous is not None and all(np.array_equal(a, b) for a, b in zip(previous, current, strict=True)):
             break
-    return truths, shares, accuracy
+        previous = current
+    resolved = []
+    for votes, (winner, share, pair_share) in zip(columns, results, strict=True):
+        row_share = np.zeros(len(entity))
+        row_share[votes.rows] = pair_share[votes.pair]
+        resolved.append(Resolved(winner, share, row_share))
+    return resolved, accuracy
 
 
-def truth_confidence(shares: dict[int, float], winner: int, current: int) -> float:
+def truth_confidence(winner_share: np.ndarray, current_share: np.ndarray) -> np.ndarray:
     """How sure a source-truth repair is: the winner's share of the trust, less half the share
     behind the value the cell already holds. A contested value is not replaced with the
     certainty of a blank or a lone outlier: on the flights benchmark this keeps the
     repairs' precision while sparing the cells where reliable sources disagree."""
-    return max(TRUTH_CONFIDENCE_FLOOR, min(0.99, shares[winner] - shares.get(current, 0.0) / 2))
+    return np.clip(winner_share - current_share / 2, TRUTH_CONFIDENCE_FLOOR, 0.99)
 
 
 def _resolve_sources(state: CleaningState, file_key: str, coded: dict[str, Coded], wanted: str) -> list[str]:
@@ -273,21 +315,18 @@ def _resolve_sources(state: CleaningState, file_key: str, coded: dict[str, Coded
         values.append(np.where(filled, column.codes, -1))
     if not names:
         return []
-    truths, shares, _ = discover_truth(entity, src.codes, values, src.cardinality)
+    resolutions, _ = discover_truth(entity, src.codes, values, src.cardinality)
     resolved = []
-    for name, truth, share in zip(names, truths, shares, strict=True):
+    for name, found in zip(names, resolutions, strict=True):
         column = coded[name]
-        rows, news, confs = [], [], []
-        for row in np.flatnonzero(entity >= 0).tolist():
-            e = int(entity[row])
-            if e not in truth or column.codes[row] == truth[e]:
-                continue
-            rows.append(row)
-            news.append(str(column.values[truth[e]]))
-            confs.append(truth_confidence(share[e], truth[e], int(column.codes[row])))
-        if rows:
-            state.propose(file_key, name, rows, news, AGENT_ID, "source_truth", confs)
-            resolved.append(name)
+        target = np.where(entity >= 0, found.winner[np.maximum(entity, 0)], -1)
+        rows = np.flatnonzero((target >= 0) & (column.codes != target))
+        if len(rows) == 0:
+            continue
+        confidence = truth_confidence(found.winner_share[entity[rows]], found.row_share[rows])
+        news = [str(v) for v in column.values[target[rows]]]
+        state.propose(file_key, name, rows, news, AGENT_ID, "source_truth", confidence)
+        resolved.append(name)
     return resolved
 
 
