@@ -20,7 +20,6 @@ values, iterated; sources that copy each other's mistakes count once.
 
 from __future__ import annotations
 
-import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -363,6 +362,3 @@ class DependencyRepairAgent:
                 _repair_column(state, file_key, coded[dependent], its_rules, coded)
                 context.progress(0.3 + 0.7 * done / len(by_dependent), dependent)
         return agent_result(state, AGENT_ID, notes)
-
-
-__all__ = ["DependencyRepairAgent", "discover_truth", "math"]
