@@ -1,5 +1,5 @@
-"""Small helpers the clean agents share: per-distinct-value rewriting, so a rule runs once per
-value (a million-row column of 300 cities costs 300 calls), and the columns worth visiting."""
+"""Per-distinct-value rewriting, shared by the clean agents: a rule runs once per distinct
+value (a million-row column of 300 cities costs 300 calls) and reaches the rows by codes."""
 
 from __future__ import annotations
 
@@ -49,7 +49,3 @@ def rewrite_values(
         a, s = state.propose(file_key, column, rows, [news[i] for i in picked[rows]], agent, rule, confidence)
         applied, suggested = applied + a, suggested + s
     return applied, suggested
-
-
-def is_number_like(value: str) -> bool:
-    return any(ch.isdigit() for ch in value)

@@ -184,11 +184,11 @@ class CleaningState:
     def suggestions_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self._suggestions, columns=list(CHANGE_FIELDS))
 
-    def counts(self, agent: str) -> tuple[int, int]:
-        """(applied, suggested) changes by one agent."""
+    def records_of(self, agent: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The applied changes and the suggestions of one agent, in the order they were made."""
         return (
-            sum(1 for c in self._changes if c["agent"] == agent),
-            sum(1 for c in self._suggestions if c["agent"] == agent),
+            [c for c in self._changes if c["agent"] == agent],
+            [c for c in self._suggestions if c["agent"] == agent],
         )
 
     def cleaned_frame(self, file_key: str) -> pd.DataFrame:
@@ -210,8 +210,7 @@ def agent_result(state: CleaningState, agent: str, notes: list[Finding] | None =
     """The result every clean agent returns: how many cells it changed and suggested, per
     rule and column, as metrics and one info alert per (column, rule)."""
     result = AgentResult()
-    changes = [c for c in state._changes if c["agent"] == agent]
-    suggestions = [c for c in state._suggestions if c["agent"] == agent]
+    changes, suggestions = state.records_of(agent)
     by_column: dict[str, int] = {}
     by_rule: dict[str, int] = {}
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
