@@ -138,6 +138,15 @@ class ToolSpec:
     parameters: tuple[ParamSpec, ...] = field(default_factory=tuple)
     # the longest one run may take on an RQ worker before it fails with TIMEOUT
     job_timeout_seconds: int = 3600
+    # "module:function" building tool-level outputs after the agents (see core.runner.ToolOutputs)
+    finisher: str | None = None
+
+    def finish(self, context: Any) -> Any:
+        """The tool-level outputs of a run (None for tools without a finisher)."""
+        if self.finisher is None:
+            return None
+        module_name, function_name = self.finisher.split(":")
+        return getattr(importlib.import_module(module_name), function_name)(context)
 
     def agent(self, agent_id: str) -> AgentSpec:
         for spec in self.agents:
@@ -291,25 +300,137 @@ CLEAN = ToolSpec(
     "with uncertain fixes offered as suggestions instead of applied.",
     agents=(
         AgentSpec(
-            "tidy_text", "Tidy text", "Trims spaces, fixes invisible characters and inconsistent case.", 1
+            "tidy_text",
+            "Tidy text",
+            "Trims spaces, removes invisible characters, unifies unicode forms and suggests one case "
+            "where a column mostly uses one.",
+            1,
+            implementation="core.agents.clean.tidy_text:TidyTextAgent",
         ),
         AgentSpec(
-            "missing_values", "Missing values", "Turns disguised blanks such as 'N/A' into real blanks.", 1
+            "missing_values",
+            "Missing values",
+            "Turns disguised blanks such as 'N/A' into real blanks where the column treats them as "
+            "blanks; fills blanks only when you ask.",
+            1,
+            implementation="core.agents.clean.missing_values:MissingValuesAgent",
         ),
         AgentSpec(
-            "types_formats", "Types and formats", "Unifies numbers, dates, booleans, phones and emails.", 2
+            "types_formats",
+            "Types and formats",
+            "Unifies numbers stored as text, dates, times, booleans, phones, emails and countries.",
+            2,
+            implementation="core.agents.clean.types_formats:TypesFormatsAgent",
         ),
         AgentSpec(
-            "category_variants", "Category variants", "Merges different spellings of the same category.", 2
+            "category_variants",
+            "Category variants",
+            "Merges different spellings of the same category into the usual one.",
+            2,
+            implementation="core.agents.clean.category_variants:CategoryVariantsAgent",
         ),
         AgentSpec(
-            "dependency_repair", "Dependency repair", "Repairs values that break rules such as zip → city.", 3
+            "dependency_repair",
+            "Dependency repair",
+            "Repairs values that break rules such as zip → city, and resolves disagreeing sources by "
+            "how reliable each one is.",
+            3,
+            implementation="core.agents.clean.dependency_repair:DependencyRepairAgent",
         ),
-        AgentSpec("duplicates", "Duplicates", "Removes or flags duplicate rows, listing each one.", 1),
-        AgentSpec("outliers", "Outliers", "Flags unusual values; caps or blanks them when you ask.", 1),
+        AgentSpec(
+            "duplicates",
+            "Duplicates",
+            "Removes or flags duplicate rows, listing each one.",
+            1,
+            implementation="core.agents.clean.duplicates:DuplicatesAgent",
+        ),
+        AgentSpec(
+            "outliers",
+            "Outliers",
+            "Flags unusual values; caps or blanks them when you ask.",
+            1,
+            implementation="core.agents.clean.outliers:OutliersAgent",
+        ),
     ),
     file_slots=(_PRIMARY,),
-    parameters=_READING_PARAMETERS,
+    parameters=(
+        *_READING_PARAMETERS,
+        ParamSpec(
+            "confidence_threshold",
+            "float",
+            0.8,
+            "Changes the tool is at least this sure of are applied; the others are listed in "
+            "suggestions.csv for you to review.",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        ParamSpec(
+            "missing_marker",
+            "string",
+            "",
+            "What disguised blanks such as 'N/A' become. Empty = a real blank.",
+        ),
+        ParamSpec(
+            "impute",
+            "choice",
+            "none",
+            "Fill blanks: not at all, with the column's median (numbers), its most common value, or a "
+            "constant.",
+            choices=("none", "median", "mode", "constant"),
+        ),
+        ParamSpec("impute_value", "string", "", "The constant used when 'impute' is 'constant'."),
+        ParamSpec(
+            "date_format",
+            "choice",
+            "majority",
+            "Dates are written in the column's most common format, or as ISO (2024-01-31).",
+            choices=("majority", "iso"),
+        ),
+        ParamSpec(
+            "phone_format",
+            "choice",
+            "auto",
+            "Phones as E.164 (+14155550123): 'auto' when a column mixes formats, 'e164' always, "
+            "'keep' never.",
+            choices=("auto", "e164", "keep"),
+        ),
+        ParamSpec(
+            "phone_region",
+            "string",
+            "auto",
+            "The country of phone numbers written without a country code (two letters such as US or GB); "
+            "'auto' detects it.",
+        ),
+        ParamSpec(
+            "country_format",
+            "choice",
+            "iso2",
+            "Country names become ISO codes: two letters (iso2), three letters (iso3) or left as they are.",
+            choices=("iso2", "iso3", "keep"),
+        ),
+        ParamSpec(
+            "duplicates",
+            "choice",
+            "remove",
+            "Duplicate rows are removed from the cleaned file (and listed) or only flagged.",
+            choices=("remove", "flag"),
+        ),
+        ParamSpec(
+            "outlier_action",
+            "choice",
+            "flag",
+            "Unusual numbers are only flagged, capped to the usual range, or blanked.",
+            choices=("flag", "cap", "blank"),
+        ),
+        ParamSpec(
+            "source_column",
+            "string",
+            "auto",
+            "The column naming where each record came from, when several sources report the same things; "
+            "'auto' finds it, empty turns source weighing off.",
+        ),
+    ),
+    finisher="core.agents.clean.outputs:finish",
 )
 
 MASTER = ToolSpec(

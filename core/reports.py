@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -28,6 +29,20 @@ SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 MAX_XLSX_ROWS = 1_048_575
 BULK_SHEET_ROWS = 5_000  # tables longer than this are spliced in by core.xlsx_bulk
 SAMPLE_FIELDS = ("top_values", "patterns", "min", "max")  # per-column facts that quote values
+
+
+@dataclass
+class ToolOutputs:
+    """What a tool's finisher adds to a run's outputs after its agents: files written as they
+    are (a cleaned copy of the input), tables written as CSV downloads and report sheets
+    (`sheet_titles` may name their sheets), and entries for the report's summary and
+    top-level sections."""
+
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # name -> (content, content type)
+    artifacts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sheet_titles: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    sections: dict[str, Any] = field(default_factory=dict)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -295,7 +310,9 @@ COLUMN_SHEET_FIELDS = [
 ]
 
 
-def report_xlsx_bytes(report: dict[str, Any], artifacts: dict[str, pd.DataFrame]) -> bytes:
+def report_xlsx_bytes(
+    report: dict[str, Any], artifacts: dict[str, pd.DataFrame], sheet_titles: dict[str, str] | None = None
+) -> bytes:
     """The report as a workbook: one sheet per section, then one per table the agents produced."""
     buffer = io.BytesIO()
     workbook = xlsxwriter.Workbook(
@@ -332,8 +349,9 @@ def report_xlsx_bytes(report: dict[str, Any], artifacts: dict[str, pd.DataFrame]
         [{"agent": agent, **run} for agent, run in report["agents"].items()],
         ["agent", "status", "execution_time_ms", "credits_charged", "error", "metrics"],
     )
+    titles = sheet_titles or {}
     for name, frame in artifacts.items():
-        writer.write_frame(name.rsplit(".", 1)[0], frame)
+        writer.write_frame(titles.get(name, name.rsplit(".", 1)[0]), frame)
     workbook.close()
     if writer.bulk:
         return fill_sheets(buffer.getvalue(), writer.bulk)

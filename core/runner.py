@@ -28,6 +28,7 @@ from core.errors import DQError, InsufficientCreditsError
 from core.loading import load_table
 from core.registry import ToolSpec, get_tool
 from core.reports import (
+    ToolOutputs,
     build_report,
     outputs_artifacts,
     report_json_bytes,
@@ -274,6 +275,8 @@ class TaskRun:
                 agents_completed=list(completed),
                 partial_results={a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()},
             )
+        # tool-level outputs (a cleaned file...) read the agents' shared state: before the cache goes
+        finished: ToolOutputs | None = tool.finish(context) if completed else None
         context.cache.clear()  # the per-column work is done: free it before the outputs are built
         pa.default_memory_pool().release_unused()
         for agent_id in agents:
@@ -281,7 +284,7 @@ class TaskRun:
         self.progress.write(
             force=True, progress=99, current_agent=None, progress_message="Writing the report"
         )
-        report = self._write_outputs(task, tables, workdir)
+        report = self._write_outputs(task, tables, workdir, finished)
         partial = {a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()}
         summary = {**report["summary"], "dataset": report["dataset"]}
         with session_scope(self.factory) as session:
@@ -325,9 +328,12 @@ class TaskRun:
         self.store.write(key, data, content_type)
         self.outputs[filename] = key
 
-    def _write_outputs(self, task: Task, tables: dict[str, LoadedTable], workdir: Path) -> dict[str, Any]:
-        artifacts = outputs_artifacts(tables, self.results)
-        downloads = ["report.json", "report.xlsx", *sorted(artifacts)]
+    def _write_outputs(
+        self, task: Task, tables: dict[str, LoadedTable], workdir: Path, finished: ToolOutputs | None = None
+    ) -> dict[str, Any]:
+        finished = finished or ToolOutputs()
+        artifacts = {**outputs_artifacts(tables, self.results), **finished.artifacts}
+        downloads = ["report.json", "report.xlsx", *sorted(finished.files), *sorted(artifacts)]
         report = build_report(
             task_id=task.task_id,
             tool_id=task.tool_id,
@@ -337,10 +343,14 @@ class TaskRun:
             agent_runs=self.runs,
             downloads=downloads,
         )
+        report["summary"].update(to_jsonable(finished.summary))
+        report.update(to_jsonable(finished.sections))
         # the workbook is built beside the CSVs: both spend their time in Arrow and zlib, which
         # release the GIL, so on two cores the outputs take the time of the slower one
         with ThreadPoolExecutor(1, thread_name_prefix="report-xlsx") as pool:
-            workbook = pool.submit(report_xlsx_bytes, report, artifacts)
+            workbook = pool.submit(report_xlsx_bytes, report, artifacts, finished.sheet_titles)
+            for name, (content, content_type) in sorted(finished.files.items()):
+                self._put(task, name, content, content_type)
             for name, frame in sorted(artifacts.items()):
                 path = workdir / f"artifact-{name}"
                 with path.open("wb") as sink:

@@ -75,7 +75,7 @@ def test_tools_lists_the_registry(env: dict[str, str]) -> None:
     assert set(tools) == {"profile-my-data", "clean-my-data", "master-my-data"}
     agents = {a["id"]: a for a in tools["profile-my-data"]["agents"]}
     assert agents["statistics"]["available"] and agents["outliers"]["available"]
-    assert not any(a["available"] for a in tools["clean-my-data"]["agents"])
+    assert all(a["available"] for a in tools["clean-my-data"]["agents"])
 
 
 def test_run_completes_and_writes_downloads(env: dict[str, str], tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def read_output(services: Services, task: dict, name: str) -> bytes:  # type: ig
     [
         ({"tool_id": "polish-my-data"}, "UNKNOWN_TOOL", "polish-my-data"),
         ({"agents": ["types", "telepathy"]}, "UNKNOWN_AGENT", "telepathy"),
-        ({"tool_id": "clean-my-data", "agents": ["tidy_text"]}, "AGENT_UNAVAILABLE", "tidy_text"),
+        ({"tool_id": "master-my-data", "agents": ["match"]}, "AGENT_UNAVAILABLE", "match"),
         ({"agents": []}, "NO_AGENTS", "agent"),
         ({"parameters": {"colour": "red"}}, "UNKNOWN_PARAMETER", "colour"),
         ({"parameters": {"top_values": "many"}}, "INVALID_PARAMETER", "top_values"),

@@ -13,6 +13,7 @@ import streamlit as st
 from core.registry import get_tool
 from core.services import Services
 from core.users import UserView
+from ui.clean_results import show_cleaning
 from ui.master_results import TOOL_ID as MASTER_TOOL
 from ui.master_results import show_master_results
 from ui.status import SEVERITY_COLOURS
@@ -267,7 +268,14 @@ def show_results(svc: Services, user: UserView, task: dict[str, Any]) -> None:
         )
     if task["tool_id"] == MASTER_TOOL:
         show_master_results(svc, user, task, report)
-    tabs = st.tabs(["Alerts", "Issues", "Recommendations", "Columns", "Downloads"])
+    names = ["Alerts", "Issues", "Recommendations", "Columns", "Downloads"]
+    if report.get("cleaning"):  # clean-my-data: its before/after view comes first
+        tabs = st.tabs(["Before and after", *names])
+        with tabs[0]:
+            show_cleaning(report)
+        tabs = tabs[1:]
+    else:
+        tabs = st.tabs(names)
     with tabs[0]:
         _findings(report.get("alerts", []), "alerts", "alerts")
     with tabs[1]:

@@ -1,0 +1,76 @@
+"""Values glued onto a neighbour: `Boulder CO` in the city column while the state cell of
+the same row is empty. Used by `dependency_repair` before it votes on rules.
+
+The tail is split off only when it is, word for word, a frequent value of another column
+that is empty in that very row, and what stays is a value the first column already holds
+elsewhere. Then both cells are known: the first loses the tail, the empty one receives it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.agents.clean.state import CleaningState
+
+GLUED_CONFIDENCE = 0.9
+MIN_TOKEN_ROWS = 3
+MAX_TOKEN_VALUES = 500
+
+
+def split_glued(state: CleaningState, file_key: str, agent: str) -> int:
+    """Propose the splits of one table; returns how many cells were repaired."""
+    frame = state.frames[file_key]
+    live = state.live_rows(file_key)
+    repaired = 0
+    tokens: dict[str, set[str]] = {}
+    for column in frame.columns:
+        counts = frame[column][frame[column] != ""].value_counts()
+        counts = counts[counts >= MIN_TOKEN_ROWS]
+        if 0 < len(counts) <= MAX_TOKEN_VALUES:
+            values = {str(v) for v in counts.index if " " not in str(v) and not str(v).isdigit()}
+            if values:
+                tokens[str(column)] = values
+    for target, token_set in tokens.items():
+        empty = ((frame[target] == "") & live).to_numpy()
+        if not empty.any():
+            continue
+        for source in frame.columns:
+            if source == target:
+                continue
+            text = frame[source]
+            known = set(text[~empty].unique())
+            rows, remainders, tails = _candidates(text, empty, token_set, known)
+            if rows:
+                a, _ = state.propose(
+                    file_key, source, rows, remainders, agent, "glued_value", GLUED_CONFIDENCE
+                )
+                b, _ = state.propose(file_key, target, rows, tails, agent, "glued_value", GLUED_CONFIDENCE)
+                repaired += a + b
+                empty = ((frame[target] == "") & live).to_numpy()
+    return repaired
+
+
+def _candidates(
+    text: pd.Series, empty: np.ndarray, tokens: set[str], known: set[str]
+) -> tuple[list[int], list[str], list[str]]:
+    """Rows (ascending) whose value splits into a known head and a token tail, with both parts."""
+    rows: list[int] = []
+    remainders: list[str] = []
+    tails: list[str] = []
+    positions = np.flatnonzero(empty & text.str.contains(" ", regex=False).to_numpy(dtype=bool))
+    if len(positions) == 0:
+        return rows, remainders, tails
+    values = text.to_numpy()[positions]
+    splits: dict[str, tuple[str, str] | None] = {}
+    for value in set(values.tolist()):
+        head, _, tail = value.rstrip().rpartition(" ")
+        head = head.rstrip(" ,")
+        splits[value] = (head, tail) if head and tail in tokens and head in known else None
+    for row, value in zip(positions.tolist(), values.tolist(), strict=True):
+        split = splits[value]
+        if split is not None:
+            rows.append(row)
+            remainders.append(split[0])
+            tails.append(split[1])
+    return rows, remainders, tails

@@ -1,0 +1,204 @@
+"""Numbers stored as text: units, currency and percent signs, thousands separators and float
+noise, unified per column by `types_formats`.
+
+A column is only touched when nearly all of it is numbers (95% of its filled cells), and
+only where it is inconsistent: a column that writes every value as `12 oz` follows a
+convention; one that mixes `12 oz`, `12.0 OZ.` and `12 ounce` does not. Units are only
+recognised from a table of known units (and their spellings), so `37 patients` is never
+taken for a measurement to strip.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+
+from core.agents.profile.inference import MISSING_MARKERS
+
+NUMERIC_SHARE = 0.95
+_NUMBER = re.compile(
+    r"^(?P<sign>[+-])?\s*(?P<cur>US\$|[$€£¥₹])?\s*"
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)\s*"
+    r"(?P<suffix>%|[A-Za-zµ][A-Za-z .\-]*)?$"
+)
+# spellings of a unit (first word of the suffix, lower case, dots removed) -> the unit
+UNITS = {
+    **dict.fromkeys(("oz", "ozs", "ounce", "ounces", "floz", "fl"), "ounce"),
+    **dict.fromkeys(("lb", "lbs", "pound", "pounds"), "pound"),
+    **dict.fromkeys(("kg", "kgs", "kilo", "kilos", "kilogram", "kilograms"), "kilogram"),
+    **dict.fromkeys(("g", "gr", "gram", "grams"), "gram"),
+    **dict.fromkeys(("mg", "milligram", "milligrams"), "milligram"),
+    **dict.fromkeys(("ml", "millilitre", "milliliter", "millilitres", "milliliters"), "millilitre"),
+    **dict.fromkeys(("l", "lt", "ltr", "litre", "liter", "litres", "liters"), "litre"),
+    **dict.fromkeys(("cl", "centilitre", "centiliter"), "centilitre"),
+    **dict.fromkeys(("km", "kms", "kilometre", "kilometer", "kilometres", "kilometers"), "kilometre"),
+    **dict.fromkeys(("m", "metre", "meter", "metres", "meters"), "metre"),
+    **dict.fromkeys(("cm", "centimetre", "centimeter", "centimetres", "centimeters"), "centimetre"),
+    **dict.fromkeys(("mm", "millimetre", "millimeter", "millimetres", "millimeters"), "millimetre"),
+    **dict.fromkeys(("mi", "mile", "miles"), "mile"),
+    **dict.fromkeys(("in", "inch", "inches"), "inch"),
+    **dict.fromkeys(("ft", "foot", "feet"), "foot"),
+    **dict.fromkeys(("gal", "gallon", "gallons"), "gallon"),
+    **dict.fromkeys(("kwh",), "kilowatt hour"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "hour"),
+    **dict.fromkeys(("min", "mins", "minute", "minutes"), "minute"),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), "second"),
+}
+
+
+@dataclass
+class ParsedNumber:
+    text: str  # the number as written, separators removed, sign kept
+    value: float
+    currency: str | None
+    suffix: str | None  # "%" or the raw unit text
+    thousands: bool
+
+
+def parse_number(value: str) -> ParsedNumber | None:
+    match = _NUMBER.match(value.strip())
+    if not match:
+        return None
+    number = match["num"]
+    thousands = "," in number
+    plain = number.replace(",", "")
+    text = ("-" if match["sign"] == "-" else "") + plain
+    suffix = match["suffix"].strip() if match["suffix"] else None
+    return ParsedNumber(text, float(text), match["cur"], suffix, thousands)
+
+
+def unit_of(suffix: str) -> str | None:
+    word = suffix.lower().replace(".", " ").split()
+    if not word:
+        return None
+    return UNITS.get(word[0])
+
+
+def float_noise(text: str) -> str | None:
+    """`0.054000000000000006` -> `0.054`: digits that only binary floats add; None when the
+    text has no such noise."""
+    if "." not in text or "e" in text.lower():
+        return None
+    digits = len(text.lstrip("-").replace(".", "").lstrip("0"))
+    if digits < 15:
+        return None
+    value = float(text)
+    short = f"{value:.12g}"
+    if "e" in short or len(short) >= len(text) - 3:
+        return None
+    return short
+
+
+def _integral(text: str) -> str:
+    return text[: text.index(".")] if "." in text and float(text).is_integer() else text
+
+
+@dataclass
+class NumberPlan:
+    """What to unify in one numeric column."""
+
+    strip_unit: str | None = None  # the unit whose spellings are removed
+    strip_percent: bool = False
+    percent_divide: bool = False
+    strip_currency: bool = False
+    strip_thousands: bool = False
+    whole_numbers: bool = False  # every number is whole: write 12.0 as 12
+
+
+def plan_numbers(text: pd.Series) -> tuple[NumberPlan, dict[str, ParsedNumber]] | None:
+    """The column's plan, or None when it is not a column of numbers."""
+    counts = text[~text.str.strip().str.lower().isin(MISSING_MARKERS).to_numpy()].value_counts()
+    if counts.empty:
+        return None
+    values = pd.Series(counts.index, dtype="str")
+    fits = values.str.strip().str.match(_NUMBER).to_numpy(dtype=bool)  # one vectorised pass first
+    if counts.to_numpy()[fits].sum() < NUMERIC_SHARE * counts.sum():
+        return None
+    weight_of = dict(zip(values.tolist(), counts.to_numpy().tolist(), strict=True))
+    parsed = {v: parse_number(v) for v, fit in zip(values.tolist(), fits, strict=True) if fit}
+    good = {v: p for v, p in parsed.items() if p is not None}
+    weight = {v: int(weight_of[v]) for v in good}
+    plan = NumberPlan()
+    units: set[str] = set()
+    unit_spellings: set[str] = set()
+    unitless = 0
+    unknown_words = False
+    for value, number in good.items():
+        if number.suffix and number.suffix != "%":
+            unit = unit_of(number.suffix)
+            if unit is None:
+                unknown_words = True
+            else:
+                units.add(unit)
+                unit_spellings.add(number.suffix)
+        elif number.suffix is None:
+            unitless += weight[value]
+    if not unknown_words and len(units) == 1 and (len(unit_spellings) > 1 or unitless > 0):
+        plan.strip_unit = next(iter(units))
+    if unknown_words:
+        return plan, {}
+    percent = [v for v, p in good.items() if p.suffix == "%"]
+    bare = [v for v, p in good.items() if p.suffix is None]
+    percent_rows = sum(weight[v] for v in percent)
+    bare_rows = sum(weight[v] for v in bare)
+    if percent and bare and percent_rows < bare_rows:
+        pct_median = pd.Series([good[v].value for v in percent]).median()
+        bare_median = pd.Series([good[v].value for v in bare]).median()
+        if bare_median and 30 <= pct_median / bare_median <= 300:
+            plan.percent_divide = True
+        if pct_median == 0 or bare_median == 0 or 0.1 <= pct_median / bare_median <= 10:
+            plan.strip_percent = True
+        else:
+            plan.strip_percent = plan.percent_divide
+    currencies = {p.currency for p in good.values() if p.currency}
+    with_currency = sum(weight[v] for v, p in good.items() if p.currency)
+    if len(currencies) == 1 and 0 < with_currency < sum(weight.values()):
+        plan.strip_currency = True
+    with_thousands = sum(weight[v] for v, p in good.items() if p.thousands)
+    if 0 < with_thousands < sum(weight.values()):
+        plan.strip_thousands = True
+    plan.whole_numbers = all(float(p.text).is_integer() for p in good.values()) and any(
+        "." in p.text for p in good.values()
+    )
+    return plan, good
+
+
+def unify_number(value: str, number: ParsedNumber, plan: NumberPlan) -> tuple[str, str] | None:
+    """(new text, rule) for one value under the column's plan, or None."""
+    rules = []
+    text = number.text
+    suffix = number.suffix
+    if suffix and suffix != "%" and plan.strip_unit and unit_of(suffix) == plan.strip_unit:
+        rules.append("number_with_unit")
+        suffix = None
+        if "." in text:  # a measured quantity: 12.0 oz is 12, written the shortest way
+            text = text.rstrip("0").rstrip(".") or "0"
+    if suffix == "%" and plan.strip_percent:
+        if plan.percent_divide:
+            text = f"{number.value / 100:.12g}"
+            rules.append("percent_to_fraction")
+        else:
+            rules.append("percent_sign")
+        suffix = None
+    if number.currency and plan.strip_currency:
+        rules.append("currency_sign")
+    elif number.currency:
+        return None
+    if number.thousands and not plan.strip_thousands:
+        return None
+    if number.thousands:
+        rules.append("thousands_separator")
+    noise = float_noise(text)
+    if noise is not None:
+        text = noise
+        rules.append("float_noise")
+    if plan.whole_numbers and "." in text and (rules or plan.strip_unit):
+        text = _integral(text)
+        if not rules:
+            rules.append("whole_number")
+    if not rules:
+        return None
+    new = text + (suffix if suffix == "%" else (" " + suffix if suffix else ""))
+    return (new, "+".join(rules)) if new != value else None

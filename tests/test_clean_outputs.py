@@ -1,0 +1,119 @@
+"""clean-my-data end to end through the task service and the runner (real database, local
+store): the cleaned file in the input's own format, the change log, suggestions, removed
+rows, the Changes sheet and the quality score before and after."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from core import users
+from core.services import Services
+from tests.test_tasks import new_task, read_output, run
+
+# ';'-separated Latin-1, with a disguised blank, padded text, a mixed unit, a duplicate row and a
+# value that must be kept out of a spreadsheet's formula engine
+ROWS = [
+    ["id", "city", "weight", "note"],
+    ["1", "Zürich ", "12 kg", "ok"],
+    ["2", "Genève", "N/A", "=1+1"],
+    ["3", "Zürich", "15 kilo", "ok"],
+    ["3", "Zürich", "15 kilo", "ok"],
+    ["4", "Bern", "9 kg", "ok"],
+]
+
+
+@pytest.fixture
+def user(services: Services) -> users.UserView:
+    return users.create_user(services.factory, "cleo", "password123", credits=100)
+
+
+def _csv_bytes() -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=";", lineterminator="\n").writerows(ROWS)
+    return buffer.getvalue().encode("latin-1")
+
+
+def _frame(data: bytes) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+
+
+def test_csv_stays_csv_with_its_delimiter_and_encoding_and_every_change_is_logged(services, user) -> None:  # type: ignore[no-untyped-def]
+    task = new_task(services, user.id, _csv_bytes(), "cities.csv", tool_id="clean-my-data")
+    done = run(services, user.id, task["task_id"])
+    assert done["status"] == "completed", done
+    names = set(done["output_keys"])
+    assert {
+        "cleaned_cities.csv",
+        "changes.csv",
+        "suggestions.csv",
+        "removed_rows.csv",
+        "report.xlsx",
+    } <= names
+
+    cleaned = read_output(services, done, "cleaned_cities.csv").decode("latin-1")
+    lines = list(csv.reader(io.StringIO(cleaned), delimiter=";"))
+    assert lines[0] == ROWS[0]
+    assert lines[1:] == [
+        ["1", "Zürich", "12", "ok"],
+        ["2", "Genève", "", "'=1+1"],  # formula-like text is neutralised, as in every download
+        ["3", "Zürich", "15", "ok"],
+        ["4", "Bern", "9", "ok"],
+    ]
+
+    changes = _frame(read_output(services, done, "changes.csv"))
+    assert changes.columns.tolist() == [
+        "row",
+        "column",
+        "old_value",
+        "new_value",
+        "agent",
+        "rule",
+        "confidence",
+    ]
+    logged = {(int(r), c, o, n) for r, c, o, n in changes[["row", "column", "old_value", "new_value"]].values}
+    assert (1, "city", "Zürich ", "Zürich") in logged
+    assert (2, "weight", "N/A", "") in logged
+    assert (1, "weight", "12 kg", "12") in logged and (3, "weight", "15 kilo", "15") in logged
+
+    removed = _frame(read_output(services, done, "removed_rows.csv"))
+    assert removed[["row", "action", "agent", "id", "city"]].values.tolist() == [
+        ["4", "removed", "duplicates", "3", "Zürich"]
+    ]
+
+    report = json.loads(read_output(services, done, "report.json"))
+    cleaning = report["cleaning"]
+    assert cleaning["changes"] == len(changes) and cleaning["rows_removed"] == 1
+    assert 0 <= cleaning["quality_score_before"] <= cleaning["quality_score_after"] <= 100
+    assert cleaning["changes_by_agent"]["tidy_text"] >= 1 and cleaning["changes_by_column"]["weight"] == 5
+    sample = cleaning["sample_rows"][0]
+    assert sample["row"] == 1 and set(sample["changed"]) == {"city", "weight"}
+    assert sample["before"]["city"] == "Zürich " and sample["after"]["city"] == "Zürich"
+    assert report["summary"]["quality_score_before"] == cleaning["quality_score_before"]
+    assert "cleaned_cities.csv" in report["downloads"]
+
+    book = openpyxl.load_workbook(io.BytesIO(read_output(services, done, "report.xlsx")))
+    assert {"Changes", "Suggestions", "Removed rows"} <= set(book.sheetnames)
+    assert book["Changes"].max_row == len(changes) + 1
+
+
+def test_xlsx_stays_xlsx_with_columns_and_row_order_kept(services, user) -> None:  # type: ignore[no-untyped-def]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "People"
+    for row in [["name", "amount"], ["  Ann", 10], ["Bob", "N/A"], ["Cy", 7.5]]:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    task = new_task(services, user.id, buffer.getvalue(), "people.xlsx", tool_id="clean-my-data")
+    done = run(services, user.id, task["task_id"])
+    assert done["status"] == "completed", done
+    cleaned = openpyxl.load_workbook(io.BytesIO(read_output(services, done, "cleaned_people.xlsx")))
+    assert cleaned.sheetnames == ["People"]
+    values = [list(r) for r in cleaned["People"].iter_rows(values_only=True)]
+    assert values == [["name", "amount"], ["Ann", 10], ["Bob", None], ["Cy", 7.5]]
