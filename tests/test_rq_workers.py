@@ -422,6 +422,27 @@ def test_the_app_only_enqueues_and_two_workers_run_the_tasks(
             health = requests.get(f"{base}/healthz", timeout=10).json()
             assert health["status"] == "ok" and health["checks"]["queue"]["workers"] == 2
             assert health["checks"]["database"]["backend"] == "mysql"
+
+            # the command line queues its task for the same workers and waits for them
+            csv = tmp_path / "cli.csv"
+            csv.write_text(SMALL_CSV)
+            command = ["run", "--tool", "profile-my-data", "--file", f"primary={csv}", "--user", "webuser"]
+            command += ["--agents", "types", "--out", str(tmp_path / "out"), "--timeout", "120"]
+            run = subprocess.run(
+                [sys.executable, "-m", "core", *command],
+                cwd=PROJECT_ROOT,
+                env=process_env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            assert run.returncode == 0, run.stderr[-2000:]
+            finished = json.loads(run.stdout)
+            assert finished["status"] == "completed"
+            with session_scope(services.factory) as session:
+                ran_by = session.get(Task, finished["task_id"]).worker_id
+            assert int(ran_by.rpartition(":")[2]) in pids
+            assert (tmp_path / "out" / "report.json").exists()
         finally:
             for worker in workers:
                 worker.send_signal(signal.SIGTERM)
