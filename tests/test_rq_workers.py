@@ -130,7 +130,12 @@ def burst(services: Services) -> None:
     """An RQ worker in this process that works until the test's queue is empty."""
     from core.rq_jobs import run_rq_worker
 
-    run_rq_worker(services, burst=True, log_level="WARNING")
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        run_rq_worker(services, burst=True, log_level="WARNING")
+    finally:  # RQ installs its own; give pytest's back
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def ledger_net(services: Services, user_id: int) -> int:
