@@ -456,3 +456,41 @@ def test_the_app_only_enqueues_and_two_workers_run_the_tasks(
                     worker.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     worker.kill()
+
+
+@IN_PROCESS_RQ
+def test_the_app_lifespan_reaps_the_task_of_a_dead_worker(in_process: Services) -> None:
+    """With EXECUTOR=rq the app starts no worker, but its reaper re-queues a task whose worker
+    stopped beating and sends the task's next job."""
+    import asyncio
+    import importlib
+    import logging
+
+    user = users.create_user(in_process.factory, "ann", "password123", credits=100)
+    task_id = submit(in_process, user.id, SMALL_CSV, agents=["types"])
+    in_process.tasks.executor.queue().empty()
+    assert in_process.worker("gone-host:1").claim(task_id)
+    with session_scope(in_process.factory) as session:
+        session.get(Task, task_id).heartbeat_at = session.get(Task, task_id).heartbeat_at.replace(year=2020)
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    sys.modules.pop("app", None)
+    app_module = importlib.import_module("app")
+
+    async def serve_until_requeued() -> str:
+        async with app_module.lifespan(None):
+            for _ in range(100):
+                status = in_process.tasks.get_task(user.id, task_id)["status"]
+                if status != "processing":
+                    return status
+                await asyncio.sleep(0.1)
+        return "processing"
+
+    try:
+        assert asyncio.run(serve_until_requeued()) == "queued"
+    finally:
+        sys.modules.pop("app", None)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert in_process.tasks.executor.is_pending(task_id, 1)
