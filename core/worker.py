@@ -5,6 +5,10 @@ of workers on any number of processes can poll the same table and no task runs t
 whose heartbeat stopped (its worker was killed, the machine restarted) is given one more try,
 then fails with `INTERRUPTED`; credits are never charged twice because each (task, agent)
 charge is unique in the ledger.
+
+The same claim and reaper serve RQ workers (`core.rq_jobs`): there a job names its task and
+`claim` does the compare-and-set, and the reaper hands a re-queued task (and a queued one whose
+job the broker lost) back to the executor.
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ class Worker:
         self.executor: Executor = executor or DatabaseQueueExecutor()
 
     def reap(self) -> list[str]:
-        """Re-queue (once) or fail every processing task whose worker is gone."""
+        """Re-queue (once) or fail every processing task whose worker is gone; re-send lost jobs."""
         stale_before = utcnow() - timedelta(seconds=self.settings.stale_after_seconds)
         reaped = []
         requeued: list[tuple[str, str, int]] = []

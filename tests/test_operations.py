@@ -185,7 +185,6 @@ def test_healthz_answers_503_naming_the_failing_part(app_module, monkeypatch) ->
 def test_check_command(tmp_path: Path) -> None:
     env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(PROJECT_ROOT)}
     env.pop("DATABASE_URL", None)
-    subprocess.run([sys.executable, "-m", "core", "db", "upgrade"], env=env, cwd=PROJECT_ROOT, check=True)
     ok = subprocess.run(
         [sys.executable, "-m", "core", "check"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True
     )

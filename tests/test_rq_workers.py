@@ -130,7 +130,12 @@ def burst(services: Services) -> None:
     """An RQ worker in this process that works until the test's queue is empty."""
     from core.rq_jobs import run_rq_worker
 
-    run_rq_worker(services, burst=True, log_level="WARNING")
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        run_rq_worker(services, burst=True, log_level="WARNING")
+    finally:  # RQ installs its own; give pytest's back
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def ledger_net(services: Services, user_id: int) -> int:
@@ -422,6 +427,27 @@ def test_the_app_only_enqueues_and_two_workers_run_the_tasks(
             health = requests.get(f"{base}/healthz", timeout=10).json()
             assert health["status"] == "ok" and health["checks"]["queue"]["workers"] == 2
             assert health["checks"]["database"]["backend"] == "mysql"
+
+            # the command line queues its task for the same workers and waits for them
+            csv = tmp_path / "cli.csv"
+            csv.write_text(SMALL_CSV)
+            command = ["run", "--tool", "profile-my-data", "--file", f"primary={csv}", "--user", "webuser"]
+            command += ["--agents", "types", "--out", str(tmp_path / "out"), "--timeout", "120"]
+            run = subprocess.run(
+                [sys.executable, "-m", "core", *command],
+                cwd=PROJECT_ROOT,
+                env=process_env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            assert run.returncode == 0, run.stderr[-2000:]
+            finished = json.loads(run.stdout)
+            assert finished["status"] == "completed"
+            with session_scope(services.factory) as session:
+                ran_by = session.get(Task, finished["task_id"]).worker_id
+            assert int(ran_by.rpartition(":")[2]) in pids
+            assert (tmp_path / "out" / "report.json").exists()
         finally:
             for worker in workers:
                 worker.send_signal(signal.SIGTERM)
@@ -430,3 +456,41 @@ def test_the_app_only_enqueues_and_two_workers_run_the_tasks(
                     worker.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     worker.kill()
+
+
+@IN_PROCESS_RQ
+def test_the_app_lifespan_reaps_the_task_of_a_dead_worker(in_process: Services) -> None:
+    """With EXECUTOR=rq the app starts no worker, but its reaper re-queues a task whose worker
+    stopped beating and sends the task's next job."""
+    import asyncio
+    import importlib
+    import logging
+
+    user = users.create_user(in_process.factory, "ann", "password123", credits=100)
+    task_id = submit(in_process, user.id, SMALL_CSV, agents=["types"])
+    in_process.tasks.executor.queue().empty()
+    assert in_process.worker("gone-host:1").claim(task_id)
+    with session_scope(in_process.factory) as session:
+        session.get(Task, task_id).heartbeat_at = session.get(Task, task_id).heartbeat_at.replace(year=2020)
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    sys.modules.pop("app", None)
+    app_module = importlib.import_module("app")
+
+    async def serve_until_requeued() -> str:
+        async with app_module.lifespan(None):
+            for _ in range(100):
+                status = in_process.tasks.get_task(user.id, task_id)["status"]
+                if status != "processing":
+                    return status
+                await asyncio.sleep(0.1)
+        return "processing"
+
+    try:
+        assert asyncio.run(serve_until_requeued()) == "queued"
+    finally:
+        sys.modules.pop("app", None)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert in_process.tasks.executor.is_pending(task_id, 1)
