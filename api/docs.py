@@ -51,7 +51,7 @@ def install_docs(app: FastAPI) -> None:
         assets = prefix + ASSETS_PATH
         return get_swagger_ui_html(
             openapi_url=prefix + openapi_url,
-            title=f"{app.title}: Swagger UI",
+            title=f"{app.title} (Swagger UI)",
             swagger_js_url=f"{assets}/{SWAGGER_JS}",
             swagger_css_url=f"{assets}/{SWAGGER_CSS}",
             swagger_favicon_url=f"{assets}/{FAVICON}",
@@ -65,7 +65,7 @@ def install_docs(app: FastAPI) -> None:
         assets = prefix + ASSETS_PATH
         page = get_redoc_html(
             openapi_url=prefix + openapi_url,
-            title=f"{app.title}: ReDoc",
+            title=f"{app.title} (ReDoc)",
             redoc_js_url=f"{assets}/{REDOC_JS}",
             redoc_favicon_url=f"{assets}/{FAVICON}",
             with_google_fonts=False,  # the fonts would come from Google; the page uses the system's
