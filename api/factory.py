@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.routes import router
 from core.api_client import API_PREFIX
@@ -26,11 +27,12 @@ def build_api(services: Callable[[], Services]) -> FastAPI:
             "`Authorization: Bearer <token>`. Every error is `{error_code, message, ...}` with a "
             "stable `error_code`; another user's task answers 404 like a missing one."
         ),
-        docs_url="/docs",
+        docs_url=None,  # FastAPI's pages load their assets from a CDN: `install_docs` serves them here
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.services = services
     install_error_handlers(app)
+    install_docs(app)
     app.include_router(router)
     return app

@@ -6,6 +6,7 @@ every endpoint answering 404 to another user's token."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,8 @@ from core.services import Services, build_services
 from storage.keys import task_prefix
 from storage.local import LocalObjectStore
 from storage.routes import storage_routes
-from tests.conftest import make_settings
+from tests.conftest import CHROMIUM, make_settings
+from tests.docs_pages import check_docs_page
 from tests.storage_servers import listening_socket, serve_asgi, socket_url
 
 pytestmark = pytest.mark.timeout(120)
@@ -151,9 +153,7 @@ def test_listing_filters_and_pages(api: Api) -> None:
         assert client.get("/tasks", params={"tool": "clean-my-data"}).json()["total"] == 0
 
 
-def test_openapi_docs_are_served_under_the_prefix(api: Api) -> None:
-    docs = httpx.get(api.base + API_PREFIX + "/docs", timeout=10)
-    assert docs.status_code == 200 and f"{API_PREFIX}/openapi.json" in docs.text
+def test_openapi_document_is_served_under_the_prefix(api: Api) -> None:
     schema = httpx.get(api.base + API_PREFIX + "/openapi.json", timeout=10).json()
     assert set(schema["paths"]) == {
         "/tools",
@@ -166,6 +166,41 @@ def test_openapi_docs_are_served_under_the_prefix(api: Api) -> None:
     }
     assert set(schema["paths"]["/tasks/{task_id}"]) == {"get", "delete"}
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+# ---- the docs pages, offline ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def docs_site(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API mounted as `app.py` mounts it, served by uvicorn (the docs need no database rows)."""
+    sock = listening_socket()
+    settings = make_settings(tmp_path_factory.mktemp("docs") / "data", sqlite_url)
+    services = build_services(settings, migrate=False)
+    app = Starlette(routes=[Mount(API_PREFIX, app=build_api(lambda: services))])
+    with serve_asgi(app, sock) as base:
+        yield base
+
+
+ASSETS = API_PREFIX + "/docs-assets/"
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        ("/docs", {"swagger-ui.css", "swagger-ui-bundle.js", "favicon.png"}),
+        ("/redoc", {"redoc.standalone.js", "favicon.png"}),
+    ],
+)
+def test_docs_pages_load_everything_from_this_host(docs_site: str, page: str, expected: set[str]) -> None:
+    answers = check_docs_page(docs_site + API_PREFIX + page)
+    assets = {path.removeprefix(ASSETS) for path in answers if path.startswith(ASSETS)}
+    assert assets == expected
+    assert set(answers) - {ASSETS + name for name in expected} == {API_PREFIX + "/openapi.json"}
+    assert answers[API_PREFIX + "/openapi.json"].json()["info"]["title"].startswith("Data-quality")
+
+
+def test_docs_assets_outside_the_bundle_are_not_found(docs_site: str) -> None:
+    for path in ("nothing.js", "../factory.py", "%2e%2e/__init__.py", ""):
+        assert_error(httpx.get(f"{docs_site}{ASSETS}{path}", timeout=10), 404, "NOT_FOUND")
 
 
 # ---- isolation -----------------------------------------------------------------------------
@@ -301,3 +336,43 @@ def test_processing_before_the_files_arrive(api: Api) -> None:
         again = client.post(f"/tasks/{task_id}/upload-urls")  # the way out: fresh URLs
         assert again.status_code == 200
         assert client.get(f"/tasks/{task_id}").json()["status"] == "uploading"
+
+
+# ---- the docs pages in a real browser (last in the module: Playwright holds the main thread's loop)
+NO_BROWSER = not CHROMIUM.exists() and not os.environ.get("CI")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(NO_BROWSER, reason="Debian's chromium is not installed (make test installs it)")
+def test_docs_pages_render_offline_in_a_browser(docs_site: str, browser: Any) -> None:
+    """Swagger UI and ReDoc list every operation, and the browser sends no request off this host
+    (ReDoc's attempt at its maker's logo is stopped by the page's Content-Security-Policy)."""
+    schema = httpx.get(docs_site + API_PREFIX + "/openapi.json", timeout=10).json()
+    operation_ids = {op["operationId"] for methods in schema["paths"].values() for op in methods.values()}
+    operations = len(operation_ids)
+    context = browser.new_context()
+    context.set_default_timeout(20_000)
+    sent: list[str] = []  # what reached the network: finished, or failed other than by the policy
+    context.on("requestfinished", lambda request: sent.append(request.url))
+    context.on("requestfailed", lambda request: request.failure == "csp" or sent.append(request.url))
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(docs_site + API_PREFIX + "/docs")
+        page.locator(".opblock").nth(operations - 1).wait_for()
+        assert page.locator(".opblock").count() == operations
+        assert page.locator(".opblock-summary-path", has_text="/tasks/{task_id}/upload-urls").count() == 1
+
+        page.goto(docs_site + API_PREFIX + "/redoc")
+        sections = page.locator("[data-section-id^='operation/']")
+        sections.nth(operations - 1).wait_for()
+        shown = sections.evaluate_all("found => found.map(section => section.dataset.sectionId)")
+        assert set(shown) == {f"operation/{operation_id}" for operation_id in operation_ids}
+    finally:
+        context.close()
+    assert not errors
+    bundles = {f"{docs_site}{ASSETS}{name}" for name in ("swagger-ui-bundle.js", "redoc.standalone.js")}
+    assert bundles <= set(sent)
+    off_host = [url for url in sent if not url.startswith((docs_site + "/", f"blob:{docs_site}/"))]
+    assert not off_host, off_host

@@ -21,6 +21,7 @@ from core.settings import PROJECT_ROOT
 from storage.s3 import S3ObjectStore
 from tests.app_server import streamlit_app
 from tests.conftest import make_settings
+from tests.docs_pages import check_docs_page
 from tests.storage_servers import moto_s3
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -121,8 +122,8 @@ def test_the_app_serves_the_api_and_its_docs(running_app) -> None:  # type: igno
     import requests
 
     base, token = running_app
-    docs = requests.get(f"{base}/api/v1/docs", timeout=10)
-    assert docs.status_code == 200 and "/api/v1/openapi.json" in docs.text
+    for page in ("docs", "redoc"):  # inside st.App too, every asset comes from the app, none from a CDN
+        assert "/api/v1/openapi.json" in check_docs_page(f"{base}/api/v1/{page}")
     assert (
         "/tasks/{task_id}/upload-urls"
         in requests.get(f"{base}/api/v1/openapi.json", timeout=10).json()["paths"]
