@@ -92,6 +92,8 @@ def test_match_lists_pairs_with_levels_weights_and_explanations(dedupe: Any) -> 
     sample = match.metrics["sample_pairs"]
     assert sample and all(s["explanation"].endswith(("match", "threshold")) for s in sample)
     assert "same" in sample[0]["explanation"]
+    explained = match.artifacts["match_explanations.csv"]
+    assert explained["explanation"].tolist() == [s["explanation"] for s in sample]
 
 
 def test_standardise_never_alters_the_output_values(dedupe: Any) -> None:
