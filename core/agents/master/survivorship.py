@@ -58,34 +58,29 @@ def pick(
     source_rank: np.ndarray,
     recency: np.ndarray | None,
 ) -> pd.Series:
-    """Per entity, the position (record) whose value survives under `rule`, among the records
-    with a value; ties go to the more complete record, then the preferred source, then the
-    earlier record."""
-    positions = np.arange(len(values))
-    present = (pd.Series(values, dtype="str").fillna("").str.strip() != "").to_numpy() & (keys != "")
-    frame = pd.DataFrame(
-        {
-            "entity": entity[present],
-            "position": positions[present],
-            "complete": -completeness[present],
-            "source": source_rank[present],
-        }
-    )
-    primary: list[str] = []
+    """Per entity (index), the position (record) whose value survives under `rule`, among the
+    records with a value; ties go to the more complete record, then the preferred source, then
+    the earlier record. Integer sorts only: text is factorised once (hashing, no sorting)."""
+    text = pd.Series(values, dtype="str").fillna("")
+    present = (text.str.strip() != "").to_numpy() & (keys != "")
+    positions = np.flatnonzero(present)
+    owner, labels = pd.factorize(np.asarray(entity)[positions])
+    owner = owner.astype(np.int64)
     if rule == "most_frequent":
-        key_series = pd.Series(keys[present])
-        frame["count"] = -key_series.groupby([frame["entity"].to_numpy(), key_series.to_numpy()]).transform(
-            "size"
-        )
-        primary = ["count"]
+        key_codes = pd.factorize(keys[positions])[0].astype(np.int64)
+        pair_codes = pd.factorize(owner.astype(np.int64) * (int(key_codes.max(initial=0)) + 1) + key_codes)[0]
+        first = -np.bincount(pair_codes)[pair_codes].astype(float)
     elif rule == "most_recent" and recency is not None:
-        frame["recent"] = -np.nan_to_num(recency[present].astype(float), nan=-np.inf)
-        primary = ["recent"]
+        first = -np.nan_to_num(recency[positions].astype(float), nan=-np.inf)
     elif rule == "longest":
-        frame["length"] = -pd.Series(values[present]).astype("str").str.len().to_numpy()
-        primary = ["length"]
+        first = -text.str.len().to_numpy()[positions].astype(float)
     elif rule == "source_priority":
-        primary = ["source"]
-    order = ["entity", *primary, "complete", "source", "position"]
-    chosen = frame.sort_values(order, kind="stable").drop_duplicates("entity")
-    return chosen.set_index("entity")["position"]
+        first = source_rank[positions].astype(float)
+    else:  # most_complete: the tie-breakers alone
+        first = np.zeros(len(positions))
+    order = np.lexsort((positions, source_rank[positions], -completeness[positions], first, owner))
+    sorted_owner = owner[order]
+    leaders = (
+        np.concatenate(([True], sorted_owner[1:] != sorted_owner[:-1])) if len(order) else order.astype(bool)
+    )
+    return pd.Series(positions[order][leaders], index=np.asarray(labels)[sorted_owner[leaders]])
