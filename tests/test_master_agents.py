@@ -236,3 +236,11 @@ def test_agents_say_what_they_need_when_run_alone() -> None:
     StandardiseAgent().run(ctx)
     with pytest.raises(ValidationError, match="'match' agent"):
         ClusterAgent().run(ctx)
+
+
+def test_a_tiny_file_gives_one_entity_per_record_without_crashing() -> None:
+    frame = pd.DataFrame({"name": ["Ann Lee", "Bob Ray", "Cy Ito"], "city": ["Oslo", "Rome", "Oslo"]})
+    results = run_all(context(table(frame, "primary", "tiny.csv")))
+    clusters = results["cluster"].artifacts["clusters.csv"]
+    assert clusters["entity_id"].nunique() == 3 and results["cluster"].metrics["records_merged"] == 0
+    assert len(results["golden_record"].artifacts["golden_records.csv"]) == 3
