@@ -92,6 +92,8 @@ def test_match_lists_pairs_with_levels_weights_and_explanations(dedupe: Any) -> 
     sample = match.metrics["sample_pairs"]
     assert sample and all(s["explanation"].endswith(("match", "threshold")) for s in sample)
     assert "same" in sample[0]["explanation"]
+    explained = match.artifacts["match_explanations.csv"]
+    assert explained["explanation"].tolist() == [s["explanation"] for s in sample]
 
 
 def test_standardise_never_alters_the_output_values(dedupe: Any) -> None:
@@ -234,3 +236,36 @@ def test_agents_say_what_they_need_when_run_alone() -> None:
     StandardiseAgent().run(ctx)
     with pytest.raises(ValidationError, match="'match' agent"):
         ClusterAgent().run(ctx)
+
+
+def test_a_tiny_file_gives_one_entity_per_record_without_crashing() -> None:
+    frame = pd.DataFrame({"name": ["Ann Lee", "Bob Ray", "Cy Ito"], "city": ["Oslo", "Rome", "Oslo"]})
+    results = run_all(context(table(frame, "primary", "tiny.csv")))
+    clusters = results["cluster"].artifacts["clusters.csv"]
+    assert clusters["entity_id"].nunique() == 3 and results["cluster"].metrics["records_merged"] == 0
+    assert len(results["golden_record"].artifacts["golden_records.csv"]) == 3
+
+
+def test_recency_column_makes_contact_details_take_the_latest_value() -> None:
+    frame = pd.DataFrame(
+        {
+            "name": ["Ann Lee", "Ann Lee", "Bob Ray"],
+            "email": ["ann@old.example", "ann@new.example", "bob@example.org"],
+            "updated": ["2020-01-01", "2023-05-01", "2021-01-01"],
+        }
+    )
+
+    def golden_for(**parameters: str) -> pd.DataFrame:
+        ctx = context(table(frame, "primary", "crm.csv"), **parameters)
+        StandardiseAgent().run(ctx)
+        run = ctx.cache[CACHE_KEY]
+        run.pairs = pd.DataFrame({"unique_id_l": [0], "unique_id_r": [1], "match_probability": [0.99]})
+        run.threshold = 0.95  # records 1 and 2 matched; the model is not what this test is about
+        ClusterAgent().run(ctx)
+        return GoldenRecordAgent().run(ctx).artifacts["golden_records.csv"]
+
+    latest = golden_for(recency_column="updated")
+    ann = latest[latest["records"] == 2].iloc[0]
+    assert (ann["email"], ann["email source"], ann["email row"]) == ("ann@new.example", "crm.csv", 2)
+    first = golden_for().loc[lambda g: g["records"] == 2].iloc[0]
+    assert (first["email"], first["email row"]) == ("ann@old.example", 1)  # a tie: the earlier record

@@ -171,7 +171,8 @@ def test_survivorship_rules_pick_the_expected_record() -> None:
     assert pick("most_complete", entity, values, keys, complete, source, None).to_dict() == {"a": 0}
     assert pick("longest", entity, values, keys, complete, source, None).to_dict() == {"a": 2}
     assert pick("source_priority", entity, values, keys, complete, source, None).to_dict() == {"a": 0}
-    assert default_rule("address", False) == "longest" and default_rule("email", True) == "most_recent"
+    assert default_rule("address", False) == "most_frequent" and default_rule("text", False) == "longest"
+    assert default_rule("email", True) == "most_recent"
     rules, problems = parse_overrides("city=source_priority; email = most_recent; x=best")
     assert rules == {"city": "source_priority", "email": "most_recent"} and "x=best" in problems[0]
 

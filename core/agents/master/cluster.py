@@ -56,14 +56,36 @@ def record_hashes(context: AgentContext, run: MasterRun) -> np.ndarray:
 
 
 def entity_ids(components: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-    """`E-` and 16 hex digits: the smallest record hash of each component. Two components
-    holding identical records (same content, never matched) get `-2`, `-3`... in record order."""
-    frame = pd.DataFrame({"component": components, "hash": hashes})
-    smallest = frame.groupby("component", sort=True)["hash"].min()
-    base = pd.Series([f"E-{int(h):016x}" for h in smallest.to_numpy()], index=smallest.index)
-    repeat = base.groupby(base).cumcount()
-    base = base.where(repeat == 0, base + "-" + (repeat + 1).astype(str))
-    return base.reindex(components).to_numpy()
+    """`E-` and 16 hex digits per record: the smallest record hash of its component. Two
+    components holding identical records (same content, never matched) get `-2`, `-3`... in
+    record order."""
+    codes, names = entity_codes(components, hashes)
+    return names[codes]
+
+
+def entity_codes(components: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per record a dense entity number, numbered in the order of the entity ids (so sorting
+    by number sorts by id), and the ids themselves. Everything after clustering groups by the
+    number: grouping a million text ids costs seconds, a million integers milliseconds."""
+    dense = np.unique(components, return_inverse=True)[1].astype(np.int64)
+    count = int(dense.max()) + 1 if len(dense) else 0
+    smallest = np.full(count, np.iinfo(np.uint64).max, dtype=np.uint64)
+    np.minimum.at(smallest, dense, hashes.astype(np.uint64))
+    first_record = np.full(count, len(dense), dtype=np.int64)
+    np.minimum.at(first_record, dense, np.arange(len(dense), dtype=np.int64))
+    names = np.array([f"E-{int(h):016x}" for h in smallest.tolist()], dtype=object)
+    # identical records in separate entities: -2, -3... by the entity's first record
+    order = np.lexsort((first_record, smallest))
+    repeat = np.zeros(count, dtype=np.int64)
+    same = np.concatenate(([False], smallest[order][1:] == smallest[order][:-1]))
+    runs = np.cumsum(~same) - 1
+    starts = np.flatnonzero(~same)
+    repeat[order] = np.arange(count) - starts[runs]
+    names = np.where(repeat == 0, names, names + "-" + (repeat + 1).astype(str).astype(object))
+    rank = np.empty(count, dtype=np.int64)
+    by_name = np.argsort(names.astype(str), kind="stable")
+    rank[by_name] = np.arange(count)
+    return rank[dense], names[by_name]
 
 
 class ClusterAgent:
@@ -78,30 +100,37 @@ class ClusterAgent:
         components = connected_components(
             n, matched["unique_id_l"].to_numpy(np.int64), matched["unique_id_r"].to_numpy(np.int64)
         )
-        ids = entity_ids(components, record_hashes(context, run))
-        run.entity_ids = pd.Series(ids, index=run.records.index, dtype="str")
-        sizes = run.entity_ids.map(run.entity_ids.value_counts())
+        run.entity_codes, run.entity_names = entity_codes(components, record_hashes(context, run))
+        run.entity_ids = pd.Series(run.entity_names[run.entity_codes], index=run.records.index, dtype="str")
+        sizes = np.bincount(run.entity_codes, minlength=len(run.entity_names))
         context.progress(0.7, "Writing clusters.csv")
         result = AgentResult(artifacts={"clusters.csv": clusters_frame(context, run, sizes)})
         result.metrics = cluster_metrics(run, sizes)
         return result
 
 
-def clusters_frame(context: AgentContext, run: MasterRun, sizes: pd.Series) -> pd.DataFrame:
+def clusters_frame(context: AgentContext, run: MasterRun, sizes: np.ndarray) -> pd.DataFrame:
     """Every input record: its entity, the entity's size, where it came from, and its values
-    under the aligned field names (so records of different files line up)."""
+    under the aligned field names (so records of different files line up), by entity."""
     records = run.records
+    codes = run.entity_codes
     out = pd.DataFrame(
         {
             "entity_id": run.entity_ids.to_numpy(),
-            "entity_size": sizes.to_numpy(np.int64),
+            "entity_size": sizes[codes],
             "source_file": records["source"].map(run.source_names).to_numpy(),
             "source_row": records["row"].to_numpy() + 1,
         }
     )
     for item in run.fields:
         out[item.name] = field_values(context, run, item)
-    return out.sort_values(["entity_id", "source_file", "source_row"], kind="stable").reset_index(drop=True)
+    order = np.lexsort((records["row"].to_numpy(), source_ranks(run), codes))
+    return out.iloc[order].reset_index(drop=True)
+
+
+def source_ranks(run: MasterRun) -> np.ndarray:
+    """Each record's file as its position in the task's slots (primary 0, secondary 1...)."""
+    return run.records["source"].map({slot: i for i, slot in enumerate(run.source_names)}).to_numpy(np.int64)
 
 
 def field_values(context: AgentContext, run: MasterRun, item: Any) -> np.ndarray:
@@ -116,16 +145,16 @@ def field_values(context: AgentContext, run: MasterRun, item: Any) -> np.ndarray
     return np.concatenate(parts) if parts else np.empty(0, dtype=object)
 
 
-def cluster_metrics(run: MasterRun, sizes: pd.Series) -> dict[str, Any]:
-    per_entity = run.entity_ids.value_counts()
-    distribution = Counter(per_entity.to_numpy().tolist())
-    sources_per_entity = run.records.groupby(run.entity_ids.to_numpy())["source"].nunique()
+def cluster_metrics(run: MasterRun, sizes: np.ndarray) -> dict[str, Any]:
+    distribution = Counter(sizes.tolist())
+    pairs = pd.DataFrame({"entity": run.entity_codes, "source": source_ranks(run)}).drop_duplicates()
+    several = int((np.bincount(pairs["entity"].to_numpy(), minlength=len(sizes)) > 1).sum())
     return {
         "records": len(run.records),
-        "entities": len(per_entity),
-        "records_merged": int(len(run.records) - len(per_entity)),
-        "largest_entity": int(per_entity.max()) if len(per_entity) else 0,
+        "entities": len(sizes),
+        "records_merged": int(len(run.records) - len(sizes)),
+        "largest_entity": int(sizes.max()) if len(sizes) else 0,
         "cluster_sizes": [{"size": int(s), "entities": int(c)} for s, c in sorted(distribution.items())],
-        "entities_in_several_sources": int((sources_per_entity > 1).sum()),
+        "entities_in_several_sources": several,
         "threshold": run.threshold,
     }

@@ -97,7 +97,7 @@ class GoldenRecordAgent:
     id = AGENT_ID
 
     def run(self, context: AgentContext) -> AgentResult:
-        run = requires(context, AGENT_ID, "cluster", "entity_ids")
+        run = requires(context, AGENT_ID, "cluster", "entity_codes")
         result = AgentResult()
         overrides, problems = parse_overrides(str(context.parameters.get("survivorship") or ""))
         for problem in problems:
@@ -106,15 +106,14 @@ class GoldenRecordAgent:
             )
         ranks = _source_ranks(context, run, result)
         recency = _recency(context, run, result)
-        entity = run.entity_ids.to_numpy()
+        entity = run.entity_codes  # entity numbers, in entity id order
+        entities = pd.RangeIndex(len(run.entity_names))
         values_by_field = {f.key: field_values(context, run, f) for f in run.fields}
         filled = np.zeros(len(entity), dtype=np.int64)
         for values in values_by_field.values():
             filled += (pd.Series(values, dtype="str").fillna("").str.strip() != "").to_numpy()
-        entities = pd.Index(pd.unique(entity)).sort_values()
-        golden = pd.DataFrame({"entity_id": entities})
-        counts = pd.Series(entity).value_counts()
-        golden["records"] = counts.reindex(entities).to_numpy()
+        golden = pd.DataFrame({"entity_id": run.entity_names})
+        golden["records"] = np.bincount(entity, minlength=len(entities))
         golden["sources"] = entity_sources(run, entity).reindex(entities).to_numpy()
         known = {f.name for f in run.fields} | {c for f in run.fields for c in f.columns.values()}
         for column in overrides:

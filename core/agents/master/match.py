@@ -69,6 +69,9 @@ class MatchAgent:
         matched = int((pairs["match_probability"] >= threshold).sum())
         prior = float(settings["probability_two_random_records_match"])
         result.artifacts["matches.csv"] = matches_csv(run, pairs, threshold)
+        samples = _sample_explanations(run, pairs, threshold)
+        if samples:  # the report's sample of explained pairs, also as a sheet of report.xlsx
+            result.artifacts["match_explanations.csv"] = pd.DataFrame(samples)
         result.metrics = {
             "threshold": threshold,
             "pairs_scored": total,
@@ -82,7 +85,7 @@ class MatchAgent:
             "training_rules_skipped": model.skipped_rules,
             "score_histogram": histogram,
             "field_levels": _level_weights(settings, used),
-            "sample_pairs": _sample_explanations(run, pairs, threshold),
+            "sample_pairs": samples,
         }
         if matched == 0:
             result.alerts.append(

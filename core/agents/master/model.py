@@ -35,20 +35,6 @@ EM_ROUNDS = 2
 SEED = 20240501
 KEPT_PROBABILITY = 0.01  # pairs scoring below this are counted in the histogram, not listed
 
-# Words for each level, used by the explanations and the charts.
-LEVEL_WORDS = {
-    "exact": "same",
-    "one_edit": "differs by one letter",
-    "close": "very similar",
-    "similar": "similar",
-    "same_year": "same year",
-    "tokens": "shares most words",
-    "prefix": "same start",
-    "same_user": "same mailbox name",
-    "last_digits": "same last digits",
-    "else": "different",
-}
-
 
 def _token_overlap(key: str, share: float) -> cll.CustomLevel:
     left, right = f"str_split({key}_l, ' ')", f"str_split({key}_r, ' ')"

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.agents.base import AgentContext, AgentResult, Finding
-from core.agents.master.cluster import field_values
+from core.agents.master.cluster import field_values, source_ranks
 from core.agents.master.golden import field_keys
 from core.agents.master.state import requires
 
@@ -27,16 +27,16 @@ class ReconcileAgent:
     id = AGENT_ID
 
     def run(self, context: AgentContext) -> AgentResult:
-        run = requires(context, AGENT_ID, "cluster", "entity_ids")
+        run = requires(context, AGENT_ID, "cluster", "entity_codes")
         result = AgentResult()
-        entity = run.entity_ids.to_numpy()
-        source = run.records["source"].to_numpy()
+        entity = run.entity_codes  # entity numbers, in entity id order
+        names = run.entity_names
         source_file = run.records["source"].map(run.source_names).to_numpy(dtype=object)
         source_row = run.records["row"].to_numpy() + 1
-        spread = pd.Series(source).groupby(entity).nunique()
-        several = spread[spread > 1].index
-        in_several = np.isin(entity, several)
-        golden = run.golden.set_index("entity_id") if run.golden is not None else None
+        spread = pd.DataFrame({"entity": entity, "source": source_ranks(run)}).drop_duplicates()
+        several = np.bincount(spread["entity"].to_numpy(), minlength=len(names)) > 1
+        in_several = several[entity]
+        golden = run.golden  # one row per entity number
         parts: list[pd.DataFrame] = []
         per_field: dict[str, int] = {}
         for item in run.fields:
@@ -52,11 +52,12 @@ class ReconcileAgent:
                 continue
             rows = frame[frame["entity"].isin(conflicted)]
             at = rows["position"].to_numpy()
-            golden_value = golden[item.name].reindex(rows["entity"]).to_numpy() if golden is not None else ""
+            at_entity = rows["entity"].to_numpy()
+            golden_value = golden[item.name].to_numpy()[at_entity] if golden is not None else ""
             parts.append(
                 pd.DataFrame(
                     {
-                        "entity_id": rows["entity"].to_numpy(),
+                        "entity": rows["entity"].to_numpy(),
                         "kind": CONFLICT,
                         "field": item.name,
                         "source_file": source_file[at],
@@ -72,7 +73,7 @@ class ReconcileAgent:
             parts.append(
                 pd.DataFrame(
                     {
-                        "entity_id": entity[single],
+                        "entity": entity[single],
                         "kind": SINGLE_SOURCE,
                         "field": "",
                         "source_file": source_file[single],
@@ -82,13 +83,17 @@ class ReconcileAgent:
                     }
                 )
             )
-        conflicts = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
-        conflicts = conflicts.sort_values(
-            ["entity_id", "kind", "field", "source_file", "source_row"], kind="stable"
-        )
+        if parts:
+            conflicts = pd.concat(parts, ignore_index=True)
+            conflicts = conflicts.sort_values(
+                ["entity", "kind", "field", "source_file", "source_row"], kind="stable"
+            )
+            conflicts.insert(0, "entity_id", names[conflicts.pop("entity").to_numpy()])
+        else:
+            conflicts = pd.DataFrame(columns=COLUMNS)
         result.artifacts["conflicts.csv"] = conflicts.reset_index(drop=True)
         only = pd.Series(source_file[single]).value_counts() if len(single) else pd.Series(dtype=int)
-        entities_single = int(pd.Series(entity[single]).nunique()) if len(single) else 0
+        entities_single = len(np.unique(entity[single]))
         result.metrics = {
             "entities_in_several_sources": len(several),
             "entities_with_conflicts": int(

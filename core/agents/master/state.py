@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.agents.base import AgentContext
@@ -30,6 +31,8 @@ class MasterRun:
     threshold: float | None = None
     score_histogram: list[dict[str, Any]] = field(default_factory=list)
     entity_ids: pd.Series | None = None  # per record (aligned with `records`)
+    entity_codes: np.ndarray | None = None  # per record: the entity's number, in entity id order
+    entity_names: np.ndarray | None = None  # per entity number: its id
     golden: pd.DataFrame | None = None
 
     @property
