@@ -10,20 +10,19 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import event, func, select, text
 
+from bench.load_bench import fill_tasks
 from core import users
 from core.services import Services, build_services
 from core.settings import load_settings
-from db.models import CreditEntry, Task, User, utcnow
+from db.models import CreditEntry, User
 from db.session import engine_for, session_scope
 from tests.app_server import streamlit_app
 
@@ -112,36 +111,6 @@ def test_ten_users_at_once_then_a_hundred_queued_tasks(app_services: Services) -
 
 
 # ---- the task page's queries with 10,000 tasks -------------------------------------------
-def fill_tasks(url: str, count: int = 10_000, owners: int = 50) -> list[tuple[int, str]]:
-    """`count` tasks spread over `owners` users, inserted in bulk; returns (user id, task id)
-    pairs, one per owner."""
-    engine = engine_for(url)
-    now = utcnow()
-    with engine.begin() as conn:
-        first = int(conn.scalar(select(func.coalesce(func.max(User.id), 0))) or 0) + 1
-        conn.execute(
-            insert(User),
-            [{"id": first + n, "username": f"bulk{first + n}", "credits": 0} for n in range(owners)],
-        )
-        rows = []
-        for n in range(count):
-            rows.append(
-                {
-                    "task_id": str(uuid.uuid4()),
-                    "user_id": first + n % owners,
-                    "tool_id": "profile-my-data",
-                    "agents": AGENTS,
-                    "parameters": {},
-                    "files_metadata": {},
-                    "status": ("completed", "failed", "queued", "processing")[n % 4],
-                    "created_at": now - timedelta(seconds=n),
-                    "updated_at": now,
-                }
-            )
-        conn.execute(insert(Task), rows)
-    return [(first + n, rows[n]["task_id"]) for n in range(owners)]
-
-
 def captured_statements(services: Services, calls: Any) -> list[tuple[str, Any]]:
     """The SQL (and parameters) the task service sends while `calls` runs."""
     engine = services.factory.kw["bind"]
