@@ -8,6 +8,7 @@ result even when a later step fails, writes the outputs and ends the task `compl
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import tempfile
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import billing
 from core.agents.base import AgentContext, AgentResult, LoadedTable
-from core.errors import DQError, InsufficientCreditsError
+from core.errors import DQError, InsufficientCreditsError, StorageError
 from core.loading import load_table
 from core.registry import ToolSpec, get_tool
 from core.reports import (
@@ -46,6 +47,9 @@ from storage.keys import output_key
 log = logging.getLogger(__name__)
 
 PROGRESS_WRITE_INTERVAL = 0.5
+WRITE_ATTEMPTS = 3  # an output write storage failed for a passing reason is tried this often
+WRITE_RETRY_SECONDS = 1.0
+TRANSIENT_STORAGE_CODES = frozenset({"STORAGE_UNAVAILABLE", "STORAGE_ERROR"})
 LOAD_SHARE = 0.1  # the share of the progress bar that loading the inputs takes
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -200,9 +204,19 @@ class TaskRun:
             self._fail(task, error.code, error.message)
         except MemoryError:
             self._fail(task, "OUT_OF_MEMORY", "The file is too large to analyse with the memory available.")
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                log.error("task %s: the disk is full (%s)", self.task_id, error)
+                self._fail(
+                    task,
+                    "DISK_FULL",
+                    "The server ran out of disk space while writing the results, so none were kept. "
+                    "Run the task again later, or ask an administrator to free some space.",
+                )
+            else:
+                self._crashed(task)
         except Exception:
-            log.exception("task %s crashed", self.task_id)
-            self._fail(task, "INTERNAL_ERROR", "Something went wrong on our side while processing this task.")
+            self._crashed(task)
         finally:
             stop.set()
             beat.join(timeout=5)
@@ -324,9 +338,31 @@ class TaskRun:
                 transition(session, fresh, Status.COMPLETED, progress=100, progress_message="Done", **common)
 
     def _put(self, task: Task, filename: str, data: bytes | BinaryIO, content_type: str) -> None:
+        """Store one output. Writing an object again is harmless (same key, same bytes), so a
+        write that storage failed for a passing reason is tried again before the task fails."""
         key = output_key(task.user_id, task.task_id, filename)
-        self.store.write(key, data, content_type)
-        self.outputs[filename] = key
+        self.outputs[filename] = key  # before the write: a half-written object is removed too
+        start = data.tell() if not isinstance(data, bytes) else 0
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                self.store.write(key, data, content_type)
+                return
+            except StorageError as error:
+                if error.code not in TRANSIENT_STORAGE_CODES or attempt == WRITE_ATTEMPTS:
+                    raise
+                log.warning("task %s: writing %s failed (%s), trying again", task.task_id, filename, error)
+                time.sleep(WRITE_RETRY_SECONDS * attempt)
+                if not isinstance(data, bytes):
+                    data.seek(start)
+
+    def _discard_outputs(self) -> None:
+        """A failed run's outputs are removed, so nothing partial is ever offered as a result."""
+        for key in self.outputs.values():
+            try:
+                self.store.delete(key)
+            except Exception:  # best effort: the task is failing already
+                log.warning("task %s: could not remove the partial output %s", self.task_id, key)
+        self.outputs.clear()
 
     def _write_outputs(
         self, task: Task, tables: dict[str, LoadedTable], workdir: Path, finished: ToolOutputs | None = None
@@ -362,7 +398,12 @@ class TaskRun:
         self._put(task, "report.json", report_json_bytes(report), "application/json")
         return report
 
+    def _crashed(self, task: Task) -> None:
+        log.exception("task %s crashed", self.task_id)
+        self._fail(task, "INTERNAL_ERROR", "Something went wrong on our side while processing this task.")
+
     def _fail(self, task: Task, code: str, message: str) -> None:
+        self._discard_outputs()
         partial = {a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()}
         with session_scope(self.factory) as session:
             fresh = session.get(Task, task.task_id)
