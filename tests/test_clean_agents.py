@@ -261,11 +261,21 @@ def test_dependency_repair_fixes_typos_by_group_majority_and_keeps_systematic_ex
 def test_a_value_that_is_not_shaped_like_a_typo_is_only_suggested() -> None:
     assert looks_like_typo("birmingxam", "birmingham") and looks_like_typo("1xx19", "10019")
     assert not looks_like_typo("8.4", "12") and not looks_like_typo("Phoenixville", "Pottstown")
+    assert not looks_like_typo("2", "3")  # too short to tell
     columns = {"brewery": ["7"] * 8 + ["9"] * 8, "ounces": ["12"] * 7 + ["8.4"] + ["16"] * 8}
     context = context_of(table_of(columns))
     DependencyRepairAgent().run(context)
     assert cleaned(context, "ounces") == columns["ounces"]
     assert suggestions(context)[["row", "new_value"]].values.tolist() == [[7, "12"]]
+
+
+def test_a_measured_quantity_that_differs_in_its_group_is_only_suggested() -> None:
+    """A discounted price is a price, even when it looks like a typo of the usual one."""
+    columns = {"product": ["A"] * 10 + ["B"] * 10, "price": ["9.99"] * 9 + ["8.99"] + ["4.50"] * 10}
+    context = context_of(table_of(columns))
+    DependencyRepairAgent().run(context)
+    assert cleaned(context, "price") == columns["price"]
+    assert suggestions(context)[["row", "new_value"]].values.tolist() == [[9, "9.99"]]
 
 
 def test_glued_values_are_split_into_the_empty_neighbour() -> None:
