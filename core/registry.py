@@ -400,9 +400,10 @@ CLEAN = ToolSpec(
         ParamSpec(
             "country_format",
             "choice",
-            "iso2",
-            "Country names become ISO codes: two letters (iso2), three letters (iso3) or left as they are.",
-            choices=("iso2", "iso3", "keep"),
+            "auto",
+            "Country names become ISO codes: 'auto' where the column mostly uses codes already, "
+            "'iso2' or 'iso3' always, 'keep' never.",
+            choices=("auto", "iso2", "iso3", "keep"),
         ),
         ParamSpec(
             "duplicates",

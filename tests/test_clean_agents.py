@@ -195,7 +195,7 @@ def test_booleans_phones_emails_and_countries() -> None:
                     "gu@example.com",
                     "ha@example.net",
                 ],
-                "country": ["Germany", "DE", "France", "FR", "United Kingdom", "ES", "Spain", "IT"],
+                "country": ["Germany", "DE", "FR", "FR", "United Kingdom", "ES", "Spain", "IT"],
             }
         ),
         phone_region="US",
@@ -208,6 +208,16 @@ def test_booleans_phones_emails_and_countries() -> None:
     offered = suggestions(context)
     assert offered[offered["column"] == "email"]["new_value"].tolist() == ["bob@gmail.com"]
     assert cleaned(context, "country") == ["DE", "DE", "FR", "FR", "GB", "ES", "ES", "IT"]
+
+
+def test_a_column_written_in_country_names_keeps_them_unless_codes_are_asked_for() -> None:
+    names = ["Germany", "France", "Spain", "FR", "Italy", "Germany"]
+    context = context_of(table_of({"country": names}))
+    TypesFormatsAgent().run(context)
+    assert cleaned(context, "country") == names
+    context = context_of(table_of({"country": names}), country_format="iso3")
+    TypesFormatsAgent().run(context)
+    assert cleaned(context, "country") == ["DEU", "FRA", "ESP", "FR", "ITA", "DEU"]
 
 
 def test_consistent_phones_are_left_as_written() -> None:

@@ -204,23 +204,30 @@ def country_codes() -> dict[str, str]:
 
 def country_rewriter(text: pd.Series, how: str) -> Callable[[str], Rewrite] | None:
     """Country names as ISO codes in a column of countries (90% of its filled cells are
-    country names or codes, at least one a name)."""
+    country names or codes, at least one a name). `auto` converts the names only where codes
+    are already the column's usual form (a column written in names keeps its names); `iso2`
+    and `iso3` convert every name."""
     if how == "keep":
         return None
-    counts = text[~text.str.strip().str.lower().isin(MISSING_MARKERS)].value_counts()
+    counts = text[~text.str.strip().str.lower().isin(MISSING_MARKERS).to_numpy()].value_counts()
     if counts.empty:
         return None
     names, codes = country_names(), country_codes()
-    known = named = 0
+    named = two = three = 0
     for value, count in counts.items():
         key = _key(str(value))
         if key in names:
-            known += int(count)
             named += int(count)
-        elif key in codes and len(key) in (2, 3):
-            known += int(count)
-    if known < COUNTRY_SHARE * counts.sum() or not named:
+        elif key in codes and len(key) == 2:
+            two += int(count)
+        elif key in codes and len(key) == 3:
+            three += int(count)
+    if named + two + three < COUNTRY_SHARE * counts.sum() or not named:
         return None
+    if how == "auto":
+        if named >= max(two, three):
+            return None  # names are the column's own form
+        how = "iso2" if two >= three else "iso3"
     alpha3 = {c.alpha_2: c.alpha_3 for c in pycountry.countries}
 
     def rewrite(value: str) -> Rewrite:
