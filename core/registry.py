@@ -386,8 +386,8 @@ CLEAN = ToolSpec(
             "phone_format",
             "choice",
             "auto",
-            "Phones as E.164 (+14155550123): 'auto' when a column mixes formats, 'e164' always, "
-            "'keep' never.",
+            "Phones written one way: 'auto' writes the odd ones like most of the column, 'e164' "
+            "writes all as E.164 (+14155550123), 'keep' leaves them.",
             choices=("auto", "e164", "keep"),
         ),
         ParamSpec(

@@ -202,7 +202,8 @@ def test_booleans_phones_emails_and_countries() -> None:
     )
     TypesFormatsAgent().run(context)
     assert cleaned(context, "member") == ["yes", "no", "yes", "yes", "no", "no", "yes", "no"]
-    assert cleaned(context, "phone")[0] == "+14155550132" and cleaned(context, "phone")[1] == "+14155550199"
+    assert cleaned(context, "phone")[0] == "(415) 555-0132"
+    assert cleaned(context, "phone")[1] == "(415) 555-0199"  # written like the rest of the column
     assert cleaned(context, "email")[0] == "ann@example.com"
     assert cleaned(context, "email")[1] == "bob@gmial.com"  # a likely typo is only suggested
     offered = suggestions(context)
@@ -220,11 +221,15 @@ def test_a_column_written_in_country_names_keeps_them_unless_codes_are_asked_for
     assert cleaned(context, "country") == ["DEU", "FRA", "ESP", "FR", "ITA", "DEU"]
 
 
-def test_consistent_phones_are_left_as_written() -> None:
+def test_consistent_phones_are_left_as_written_unless_e164_is_asked_for() -> None:
     phones = ["2053258100", "2562688400", "3347938701", "2565938310", "3344933541"]
     context = context_of(table_of({"phone": phones}), phone_region="US")
     TypesFormatsAgent().run(context)
     assert cleaned(context, "phone") == phones
+    context = context_of(table_of({"phone": phones}), phone_region="US", phone_format="e164")
+    TypesFormatsAgent().run(context)
+    assert cleaned(context, "phone") == ["+1" + p for p in phones]
+    assert set(changes(context)["rule"]) == {"phone_e164"}
 
 
 # ---- category variants ------------------------------------------------------------------------
@@ -386,3 +391,11 @@ def test_changes_below_the_threshold_become_suggestions(threshold: float, applie
     MissingValuesAgent().run(context)
     assert len(changes(context)) == applied and len(suggestions(context)) == 1 - applied
     assert cleaned(context, "amount")[1] == ("" if applied else "N/A")
+
+
+def test_a_phone_with_letters_is_never_read_as_a_keypad_number() -> None:
+    phones = ["(415) 555-0132", "(415) 555-0144", "(212) 555-0101", "(646) 555-0188", "(415) 555-0122"]
+    phones += ["415-555-0199", "41x-555-0100"]
+    context = context_of(table_of({"phone": phones}), phone_region="US")
+    TypesFormatsAgent().run(context)
+    assert cleaned(context, "phone")[5:] == ["(415) 555-0199", "41x-555-0100"]
