@@ -394,8 +394,8 @@ def test_changes_below_the_threshold_become_suggestions(threshold: float, applie
 
 
 def test_a_phone_with_letters_is_never_read_as_a_keypad_number() -> None:
-    phones = ["(415) 555-0132", "(415) 555-0144", "(212) 555-0101", "(646) 555-0188", "(415) 555-0122"]
+    phones = ["(415) 555-0132", "(415) 555-0144", "(212) 555-0101", "(646) 555-0188", "(415) 555-0122"] * 4
     phones += ["415-555-0199", "41x-555-0100"]
     context = context_of(table_of({"phone": phones}), phone_region="US")
     TypesFormatsAgent().run(context)
-    assert cleaned(context, "phone")[5:] == ["(415) 555-0199", "41x-555-0100"]
+    assert cleaned(context, "phone")[20:] == ["(415) 555-0199", "41x-555-0100"]
