@@ -399,3 +399,25 @@ def test_a_phone_with_letters_is_never_read_as_a_keypad_number() -> None:
     context = context_of(table_of({"phone": phones}), phone_region="US")
     TypesFormatsAgent().run(context)
     assert cleaned(context, "phone")[20:] == ["(415) 555-0199", "41x-555-0100"]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"only": ["x"]},
+        {"empty": ["", "", ""], "blank_ish": [" ", "N/A", ""]},
+        {"a": ["1", "1", "1", "1"], "b": ["", "", "", ""]},
+        {"text": ["=1+1", "@x", "-", "+"], "n": ["1", "2", "3", "4"]},
+    ],
+)
+def test_every_agent_and_the_finisher_survive_odd_tables(columns: dict[str, list[str]]) -> None:
+    from core.agents.clean.outputs import finish
+
+    context = context_of(table_of(columns))
+    for spec in CLEAN.agents:
+        spec.load().run(context)
+    outputs = finish(context)
+    assert set(outputs.files) == {"cleaned_primary.csv"}
+    lines = outputs.files["cleaned_primary.csv"][0].decode().splitlines()
+    assert lines[0].split(",") == list(columns)
+    assert outputs.summary["quality_score_after"] is not None
