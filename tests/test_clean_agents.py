@@ -137,6 +137,11 @@ def test_dates_follow_the_majority_format_or_iso_and_unsure_ones_are_only_sugges
     assert cleaned(context, "day")[20] == "2024-01-31"
     assert changes(context)["rule"].tolist() == ["date_format"]
 
+    with_time = ["2024-01-05", "2024-02-10", "2024-03-15", "2024-04-20"] * 5 + ["2024-05-01 10:30:00"]
+    context = context_of(table_of({"day": with_time}))
+    TypesFormatsAgent().run(context)
+    assert changes(context).empty  # a time of day is never dropped to fit a date column
+
     context = context_of(table_of({"day": ["2024-01-05", "2024-02-10"] * 5}), date_format="iso")
     TypesFormatsAgent().run(context)
     assert changes(context).empty  # already ISO
