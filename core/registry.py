@@ -390,8 +390,8 @@ CLEAN = ToolSpec(
             "phone_format",
             "choice",
             "auto",
-            "Phones as E.164 (+14155550123): 'auto' when a column mixes formats, 'e164' always, "
-            "'keep' never.",
+            "Phones written one way: 'auto' writes the odd ones like most of the column, 'e164' "
+            "writes all as E.164 (+14155550123), 'keep' leaves them.",
             choices=("auto", "e164", "keep"),
         ),
         ParamSpec(
@@ -404,9 +404,10 @@ CLEAN = ToolSpec(
         ParamSpec(
             "country_format",
             "choice",
-            "iso2",
-            "Country names become ISO codes: two letters (iso2), three letters (iso3) or left as they are.",
-            choices=("iso2", "iso3", "keep"),
+            "auto",
+            "Country names become ISO codes: 'auto' where the column mostly uses codes already, "
+            "'iso2' or 'iso3' always, 'keep' never.",
+            choices=("auto", "iso2", "iso3", "keep"),
         ),
         ParamSpec(
             "duplicates",

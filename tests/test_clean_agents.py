@@ -137,6 +137,11 @@ def test_dates_follow_the_majority_format_or_iso_and_unsure_ones_are_only_sugges
     assert cleaned(context, "day")[20] == "2024-01-31"
     assert changes(context)["rule"].tolist() == ["date_format"]
 
+    with_time = ["2024-01-05", "2024-02-10", "2024-03-15", "2024-04-20"] * 5 + ["2024-05-01 10:30:00"]
+    context = context_of(table_of({"day": with_time}))
+    TypesFormatsAgent().run(context)
+    assert changes(context).empty  # a time of day is never dropped to fit a date column
+
     context = context_of(table_of({"day": ["2024-01-05", "2024-02-10"] * 5}), date_format="iso")
     TypesFormatsAgent().run(context)
     assert changes(context).empty  # already ISO
@@ -195,14 +200,15 @@ def test_booleans_phones_emails_and_countries() -> None:
                     "gu@example.com",
                     "ha@example.net",
                 ],
-                "country": ["Germany", "DE", "France", "FR", "United Kingdom", "ES", "Spain", "IT"],
+                "country": ["Germany", "DE", "FR", "FR", "United Kingdom", "ES", "Spain", "IT"],
             }
         ),
         phone_region="US",
     )
     TypesFormatsAgent().run(context)
     assert cleaned(context, "member") == ["yes", "no", "yes", "yes", "no", "no", "yes", "no"]
-    assert cleaned(context, "phone")[0] == "+14155550132" and cleaned(context, "phone")[1] == "+14155550199"
+    assert cleaned(context, "phone")[0] == "(415) 555-0132"
+    assert cleaned(context, "phone")[1] == "(415) 555-0199"  # written like the rest of the column
     assert cleaned(context, "email")[0] == "ann@example.com"
     assert cleaned(context, "email")[1] == "bob@gmial.com"  # a likely typo is only suggested
     offered = suggestions(context)
@@ -210,11 +216,25 @@ def test_booleans_phones_emails_and_countries() -> None:
     assert cleaned(context, "country") == ["DE", "DE", "FR", "FR", "GB", "ES", "ES", "IT"]
 
 
-def test_consistent_phones_are_left_as_written() -> None:
+def test_a_column_written_in_country_names_keeps_them_unless_codes_are_asked_for() -> None:
+    names = ["Germany", "France", "Spain", "FR", "Italy", "Germany"]
+    context = context_of(table_of({"country": names}))
+    TypesFormatsAgent().run(context)
+    assert cleaned(context, "country") == names
+    context = context_of(table_of({"country": names}), country_format="iso3")
+    TypesFormatsAgent().run(context)
+    assert cleaned(context, "country") == ["DEU", "FRA", "ESP", "FR", "ITA", "DEU"]
+
+
+def test_consistent_phones_are_left_as_written_unless_e164_is_asked_for() -> None:
     phones = ["2053258100", "2562688400", "3347938701", "2565938310", "3344933541"]
     context = context_of(table_of({"phone": phones}), phone_region="US")
     TypesFormatsAgent().run(context)
     assert cleaned(context, "phone") == phones
+    context = context_of(table_of({"phone": phones}), phone_region="US", phone_format="e164")
+    TypesFormatsAgent().run(context)
+    assert cleaned(context, "phone") == ["+1" + p for p in phones]
+    assert set(changes(context)["rule"]) == {"phone_e164"}
 
 
 # ---- category variants ------------------------------------------------------------------------
@@ -261,11 +281,21 @@ def test_dependency_repair_fixes_typos_by_group_majority_and_keeps_systematic_ex
 def test_a_value_that_is_not_shaped_like_a_typo_is_only_suggested() -> None:
     assert looks_like_typo("birmingxam", "birmingham") and looks_like_typo("1xx19", "10019")
     assert not looks_like_typo("8.4", "12") and not looks_like_typo("Phoenixville", "Pottstown")
+    assert not looks_like_typo("2", "3")  # too short to tell
     columns = {"brewery": ["7"] * 8 + ["9"] * 8, "ounces": ["12"] * 7 + ["8.4"] + ["16"] * 8}
     context = context_of(table_of(columns))
     DependencyRepairAgent().run(context)
     assert cleaned(context, "ounces") == columns["ounces"]
     assert suggestions(context)[["row", "new_value"]].values.tolist() == [[7, "12"]]
+
+
+def test_a_measured_quantity_that_differs_in_its_group_is_only_suggested() -> None:
+    """A discounted price is a price, even when it looks like a typo of the usual one."""
+    columns = {"product": ["A"] * 10 + ["B"] * 10, "price": ["9.99"] * 9 + ["8.99"] + ["4.50"] * 10}
+    context = context_of(table_of(columns))
+    DependencyRepairAgent().run(context)
+    assert cleaned(context, "price") == columns["price"]
+    assert suggestions(context)[["row", "new_value"]].values.tolist() == [[9, "9.99"]]
 
 
 def test_glued_values_are_split_into_the_empty_neighbour() -> None:
@@ -366,3 +396,33 @@ def test_changes_below_the_threshold_become_suggestions(threshold: float, applie
     MissingValuesAgent().run(context)
     assert len(changes(context)) == applied and len(suggestions(context)) == 1 - applied
     assert cleaned(context, "amount")[1] == ("" if applied else "N/A")
+
+
+def test_a_phone_with_letters_is_never_read_as_a_keypad_number() -> None:
+    phones = ["(415) 555-0132", "(415) 555-0144", "(212) 555-0101", "(646) 555-0188", "(415) 555-0122"] * 4
+    phones += ["415-555-0199", "41x-555-0100"]
+    context = context_of(table_of({"phone": phones}), phone_region="US")
+    TypesFormatsAgent().run(context)
+    assert cleaned(context, "phone")[20:] == ["(415) 555-0199", "41x-555-0100"]
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"only": ["x"]},
+        {"empty": ["", "", ""], "blank_ish": [" ", "N/A", ""]},
+        {"a": ["1", "1", "1", "1"], "b": ["", "", "", ""]},
+        {"text": ["=1+1", "@x", "-", "+"], "n": ["1", "2", "3", "4"]},
+    ],
+)
+def test_every_agent_and_the_finisher_survive_odd_tables(columns: dict[str, list[str]]) -> None:
+    from core.agents.clean.outputs import finish
+
+    context = context_of(table_of(columns))
+    for spec in CLEAN.agents:
+        spec.load().run(context)
+    outputs = finish(context)
+    assert set(outputs.files) == {"cleaned_primary.csv"}
+    lines = outputs.files["cleaned_primary.csv"][0].decode().splitlines()
+    assert lines[0].split(",") == list(columns)
+    assert outputs.summary["quality_score_after"] is not None

@@ -106,10 +106,14 @@ def show_cleaning(report: dict[str, Any]) -> None:
     if column != "All columns":
         log = log[log["column"].astype(str) == column]
     st.dataframe(
-        log,
+        log.assign(agent=log["agent"].map(lambda a: AGENT_NAMES.get(a, a))),
         hide_index=True,
         width="stretch",
         column_config={
+            "row": st.column_config.NumberColumn("Row", format="%d"),
+            "column": st.column_config.TextColumn("Column"),
+            "agent": st.column_config.TextColumn("Agent"),
+            "rule": st.column_config.TextColumn("Rule"),
             "old_value": st.column_config.TextColumn("Old value"),
             "new_value": st.column_config.TextColumn("New value"),
             "confidence": st.column_config.NumberColumn("Confidence", format="%.2f"),

@@ -120,43 +120,68 @@ def _case_of(example: str) -> Callable[[str], str]:
 
 # ---- phones -----------------------------------------------------------------------------------
 def phone_rewriter(text: pd.Series, how: str, region: str) -> Callable[[str], Rewrite] | None:
-    """E.164 for every valid phone, when asked (`e164`) or when the column writes its valid
-    numbers in more than one shape (`auto`); a column with one consistent shape is left as
-    its owner wrote it. Validity comes from the profile's vectorised check; a number written
-    with its `+` country code is already E.164 once its punctuation goes, and the others are
-    formatted by `phonenumbers` one distinct value at a time (up to a limit)."""
+    """Phones written one way. `auto`: in a column that writes its valid numbers in several
+    shapes, the numbers in a minority shape are rewritten in the majority's (`415-555-0132`
+    among `(415) 555-0199` becomes `(415) 555-0132`); a consistent column is left as it is.
+    `e164`: every valid number as E.164 (`+14155550132`). Validity comes from the profile's
+    vectorised check; numbers are parsed by `phonenumbers` one distinct value at a time (up
+    to a limit)."""
     if how == "keep":
         return None
-    values = pa.array(sorted({str(v).strip() for v in text.unique() if str(v).strip()}))
-    if len(values) == 0:
+    counts = text[text.str.strip() != ""].str.strip().value_counts()
+    if counts.empty:
         return None
+    values = pa.array([str(v) for v in counts.index])
     checked = check_phones(values)
     if region == "auto":
         region = checked.region
     valid = values.filter(pa.array(checked.valid))
     if len(valid) == 0:
         return None
-    if how == "auto" and len(set(shapes(valid).to_pylist())) < 2:
+    valid_shapes = shapes(valid).to_pylist()
+    rows_per_shape: Counter[str] = Counter()
+    for value, shape in zip(valid.to_pylist(), valid_shapes, strict=True):
+        rows_per_shape[shape] += int(counts[value])
+    template = rows_per_shape.most_common(1)[0][0]
+    if how == "auto" and len(rows_per_shape) < 2:
         return None
+    # letters are never read as keypad digits: `25x47x7xx0` is a damaged number, not a vanity one
+    targets = [
+        v
+        for v, shape in zip(valid.to_pylist(), valid_shapes, strict=True)
+        if (how == "e164" or shape != template) and not any(ch.isalpha() for ch in v)
+    ]
     formatted: dict[str, str] = {}
-    local = []
-    for value in valid.to_pylist():
-        if value.startswith("+") and not any(ch.isalpha() for ch in value):
-            formatted[value] = "+" + "".join(ch for ch in value if ch.isdigit())
-        else:
-            local.append(value)
-    for value in local[:PHONE_EXACT_LIMIT]:
+    for value in targets[:PHONE_EXACT_LIMIT]:
         try:
             number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:
             continue
-        formatted[value] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if how == "e164":
+            formatted[value] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        else:
+            shaped = _in_shape(number, template)
+            if shaped is not None:
+                formatted[value] = shaped
+    rule = "phone_e164" if how == "e164" else "phone_format"
 
     def rewrite(value: str) -> Rewrite:
         new = formatted.get(value.strip())
-        return None if new is None else (new, "phone_e164", PHONE_CONFIDENCE)
+        return None if new is None else (new, rule, PHONE_CONFIDENCE)
 
     return rewrite
+
+
+def _in_shape(number: phonenumbers.PhoneNumber, template: str) -> str | None:
+    """The number's digits poured into a shape such as `(999) 999-9999` or `+9 999-999-9999`,
+    with or without its country code; None when neither fits the shape's digit count."""
+    slots = template.count("9")
+    national = str(number.national_number)
+    for digits in (national, f"{number.country_code}{national}"):
+        if len(digits) == slots:
+            feed = iter(digits)
+            return "".join(next(feed) if ch == "9" else ch for ch in template)
+    return None
 
 
 # ---- emails -----------------------------------------------------------------------------------
@@ -204,23 +229,30 @@ def country_codes() -> dict[str, str]:
 
 def country_rewriter(text: pd.Series, how: str) -> Callable[[str], Rewrite] | None:
     """Country names as ISO codes in a column of countries (90% of its filled cells are
-    country names or codes, at least one a name)."""
+    country names or codes, at least one a name). `auto` converts the names only where codes
+    are already the column's usual form (a column written in names keeps its names); `iso2`
+    and `iso3` convert every name."""
     if how == "keep":
         return None
-    counts = text[~text.str.strip().str.lower().isin(MISSING_MARKERS)].value_counts()
+    counts = text[~text.str.strip().str.lower().isin(MISSING_MARKERS).to_numpy()].value_counts()
     if counts.empty:
         return None
     names, codes = country_names(), country_codes()
-    known = named = 0
+    named = two = three = 0
     for value, count in counts.items():
         key = _key(str(value))
         if key in names:
-            known += int(count)
             named += int(count)
-        elif key in codes and len(key) in (2, 3):
-            known += int(count)
-    if known < COUNTRY_SHARE * counts.sum() or not named:
+        elif key in codes and len(key) == 2:
+            two += int(count)
+        elif key in codes and len(key) == 3:
+            three += int(count)
+    if named + two + three < COUNTRY_SHARE * counts.sum() or not named:
         return None
+    if how == "auto":
+        if named >= max(two, three):
+            return None  # names are the column's own form
+        how = "iso2" if two >= three else "iso3"
     alpha3 = {c.alpha_2: c.alpha_3 for c in pycountry.countries}
 
     def rewrite(value: str) -> Rewrite:

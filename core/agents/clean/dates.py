@@ -40,13 +40,17 @@ def _parse_many(values: pd.Series, fmt: str) -> pd.Series:
     return pd.to_datetime(values, format=fmt, errors="coerce")
 
 
-def _readings(values: pd.Series, majority: str) -> tuple[pd.Series, dict[str, list[pd.Timestamp]]]:
+def _readings(
+    values: pd.Series, majority: str, formats: tuple[str, ...]
+) -> tuple[pd.Series, dict[str, list[pd.Timestamp]]]:
     """Each distinct value read in the majority format (NaT where it does not fit), and the
-    other formats' readings of the values that do not fit it, computed a format at a time."""
+    other `formats`' readings of the values that do not fit it, computed a format at a time.
+    Only formats of the column's own kind are tried: a date column never takes a time of day
+    from a value, so rewriting cannot drop one."""
     own = _parse_many(values, majority)
     others: dict[str, list[pd.Timestamp]] = {}
     rest = values[own.isna() & (values != "")]
-    for fmt in (*DATE_FORMATS, *DATETIME_FORMATS):
+    for fmt in formats:
         if fmt == majority or rest.empty:
             continue
         parsed = _parse_many(rest, fmt)
@@ -67,7 +71,8 @@ def date_rewriter(values: pd.Series, column_type: ColumnType, target: str) -> Ca
     iso = ISO if column_type.inferred_type == "date" else ISO + " %H:%M:%S"
     wanted = majority if target == "majority" else iso
     distinct = pd.Series(values.unique(), dtype="str").str.strip()
-    own, others = _readings(distinct, majority)
+    formats = DATE_FORMATS if column_type.inferred_type == "date" else DATETIME_FORMATS
+    own, others = _readings(distinct, majority, formats)
     verdicts: dict[str, Rewrite] = {}
     for value, stamp in zip(distinct, own, strict=True):
         if value in verdicts or not value:

@@ -45,6 +45,7 @@ CONFIDENCE_FILL = 0.85
 FILL_MAX_BLANK_SHARE = 0.05
 FILL_NEVER_BLANK_SHARE = 0.5  # a column mostly empty: blank is its normal state, not a gap
 CONFIDENCE_DOUBT = 0.7
+MIN_CODE_LENGTH = 4
 SYSTEMATIC_MIN_ROWS = 3
 SYSTEMATIC_SHARE = 0.5  # the current value is the usual value elsewhere: the key may be wrong
 
@@ -68,6 +69,9 @@ def _repair_column(
 ) -> None:
     live = state.live_rows(file_key)
     n = len(b.codes)
+    column_type = state.profile(file_key, b.name).column_type
+    # a measured quantity (a price, a weight) may really differ within a group: never sure
+    measure = column_type.inferred_type == "float" or column_type.semantic_type in ("currency", "percentage")
     blank_share = float(((b.codes < 0) & live).sum()) / max(int(live.sum()), 1)
     votes: dict[int, list[Vote]] = defaultdict(list)
     supported = np.zeros(n, dtype=bool)
@@ -108,8 +112,10 @@ def _repair_column(
         else:
             rule_name = "dependency_majority"
             confidence = CONFIDENCE_AGREED if len(row_votes) >= 2 else CONFIDENCE_ONE
-            if int(b.codes[row]) in usual_elsewhere or not looks_like_typo(
-                str(b.values[b.codes[row]]), str(b.values[value])
+            if (
+                measure
+                or int(b.codes[row]) in usual_elsewhere
+                or not looks_like_typo(str(b.values[b.codes[row]]), str(b.values[value]))
             ):
                 confidence = CONFIDENCE_DOUBT
         bucket = grouped.setdefault((rule_name, confidence), ([], []))
@@ -134,6 +140,8 @@ def looks_like_typo(old: str, new: str) -> bool:
     not a typo of `12`, nor `95` of `12`."""
     limit = max(1, len(new) // 2)
     if any(ch.isdigit() for ch in new):
+        if len(new) < MIN_CODE_LENGTH:  # `2` for `3`: too short to tell a typo from a value
+            return False
         return len(old) == len(new) and sum(a != b for a, b in zip(old, new, strict=True)) <= limit
     return edit_distance(old.lower(), new.lower(), limit) <= limit
 

@@ -38,14 +38,19 @@ def _numbers(state: CleaningState, file_key: str, column: str) -> bool:
 
 
 def _format_column(state: CleaningState, file_key: str, column: str, params: dict[str, str]) -> None:
+    text = state.column(file_key, column)
+    column_type = state.profile(file_key, column).column_type
+    if column_type.semantic_type == "phone":  # digits, but not a quantity
+        phones = phone_rewriter(text, params["phone_format"], params["phone_region"])
+        if phones is not None:
+            rewrite_values(state, file_key, column, AGENT_ID, phones)
+        return
     if _numbers(state, file_key, column):
         return
-    text = state.column(file_key, column)
     style = time_style(text)
     if style is not None:
         rewrite_values(state, file_key, column, AGENT_ID, time_rewriter(style))
         return
-    column_type = state.profile(file_key, column).column_type
     dated = date_rewriter(text, column_type, params["date_format"])
     if dated is not None:
         rewrite_values(state, file_key, column, AGENT_ID, dated)
@@ -54,11 +59,6 @@ def _format_column(state: CleaningState, file_key: str, column: str, params: dic
         booleans = boolean_rewriter(text)
         if booleans is not None:
             rewrite_values(state, file_key, column, AGENT_ID, booleans)
-        return
-    if column_type.semantic_type == "phone":
-        phones = phone_rewriter(text, params["phone_format"], params["phone_region"])
-        if phones is not None:
-            rewrite_values(state, file_key, column, AGENT_ID, phones)
         return
     if column_type.semantic_type == "email":
         rewrite_values(state, file_key, column, AGENT_ID, email_rewrite)
