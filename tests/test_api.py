@@ -258,11 +258,6 @@ def test_authentication_errors(api: Api) -> None:
         ),
         ({"tool_id": "profile-my-data", "agents": [], "files_metadata": FILES}, 422, "NO_AGENTS"),
         (
-            {"tool_id": "clean-my-data", "agents": ["tidy_text"], "files_metadata": FILES},
-            422,
-            "AGENT_UNAVAILABLE",
-        ),
-        (
             {"tool_id": "profile-my-data", "parameters": {"x": 1}, "files_metadata": FILES},
             422,
             "UNKNOWN_PARAMETER",

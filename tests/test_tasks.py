@@ -65,7 +65,6 @@ def read_output(services: Services, task: dict, name: str) -> bytes:  # type: ig
     [
         ({"tool_id": "polish-my-data"}, "UNKNOWN_TOOL", "polish-my-data"),
         ({"agents": ["types", "telepathy"]}, "UNKNOWN_AGENT", "telepathy"),
-        ({"tool_id": "master-my-data", "agents": ["match"]}, "AGENT_UNAVAILABLE", "match"),
         ({"agents": []}, "NO_AGENTS", "agent"),
         ({"parameters": {"colour": "red"}}, "UNKNOWN_PARAMETER", "colour"),
         ({"parameters": {"top_values": "many"}}, "INVALID_PARAMETER", "top_values"),
@@ -422,3 +421,20 @@ def test_declare_file_replaces_one_slot_and_issues_a_fresh_url(services, user) -
     assert run(services, user.id, task["task_id"])["status"] == "completed"
     with pytest.raises(InvalidStateError):
         services.tasks.declare_file(user.id, task["task_id"], "primary", "late.csv", 10)
+
+
+def test_an_agent_that_is_not_built_cannot_be_chosen(
+    services: Services, user: users.UserView, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every agent is built today; an agent listed before its code exists must still be refused."""
+    from dataclasses import replace
+
+    from core.registry import TOOLS, AgentSpec
+
+    tool = TOOLS["profile-my-data"]
+    unbuilt = AgentSpec("forecast", "Forecast", "Not written yet.", 1, default=False)
+    monkeypatch.setitem(TOOLS, tool.id, replace(tool, agents=(*tool.agents, unbuilt)))
+    assert "forecast" not in get_tool(tool.id).default_agents()
+    with pytest.raises(ValidationError) as error:
+        new_task(services, user.id, agents=["types", "forecast"])
+    assert error.value.code == "AGENT_UNAVAILABLE" and "forecast" in error.value.message

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.agents.profile.inference import MISSING_MARKERS
-from core.agents.profile.relationships import _fd_share
+from core.agents.profile.relationships import MAX_COMPARED_COLUMNS, _fd_share
 
 FD_REPAIR_SHARE = 0.9
 MIN_ROWS_PER_GROUP = 3  # on average, per determinant value
@@ -93,7 +93,8 @@ def find_dependencies(coded: dict[str, Coded], live: np.ndarray) -> list[GroupVo
     """Rules A -> B that hold on at least 90% of the live rows where both are filled, with A
     repeating enough (three rows per value on average) for a majority to mean something."""
     n = int(live.sum())
-    usable = [c for c in coded.values() if 2 <= c.cardinality <= MAX_DISTINCT]
+    # pairs grow with the square of the columns: like the profile, compare the first columns only
+    usable = [c for c in coded.values() if 2 <= c.cardinality <= MAX_DISTINCT][:MAX_COMPARED_COLUMNS]
     found = []
     for a, b in permutations(usable, 2):
         filled_a = int(((a.codes >= 0) & live).sum())

@@ -112,9 +112,13 @@ class GoldenRecordAgent:
         filled = np.zeros(len(entity), dtype=np.int64)
         for values in values_by_field.values():
             filled += (pd.Series(values, dtype="str").fillna("").str.strip() != "").to_numpy()
-        golden = pd.DataFrame({"entity_id": run.entity_names})
-        golden["records"] = np.bincount(entity, minlength=len(entities))
-        golden["sources"] = entity_sources(run, entity).reindex(entities).to_numpy()
+        # columns are gathered first and framed once: inserting three columns per field into a
+        # growing frame costs quadratic time on a file with thousands of columns
+        columns: dict[str, Any] = {
+            "entity_id": run.entity_names,
+            "records": np.bincount(entity, minlength=len(entities)),
+            "sources": entity_sources(run, entity).reindex(entities).to_numpy(),
+        }
         known = {f.name for f in run.fields} | {c for f in run.fields for c in f.columns.values()}
         for column in overrides:
             if column not in known:
@@ -141,11 +145,12 @@ class GoldenRecordAgent:
             positions = chosen.reindex(entities)
             has = positions.notna().to_numpy()
             at = positions.fillna(0).astype(np.int64).to_numpy()
-            golden[item.name] = np.where(has, values[at], "")
-            golden[f"{item.name} source"] = np.where(has, source_file[at], "")
-            golden[f"{item.name} row"] = pd.Series(source_row[at], dtype="Int64").where(has)
+            columns[item.name] = np.where(has, values[at], "")
+            columns[f"{item.name} source"] = np.where(has, source_file[at], "")
+            columns[f"{item.name} row"] = pd.Series(source_row[at], dtype="Int64").where(has).array
             rules_used.append({"field": item.name, "kind": item.kind, "rule": rule})
             context.progress((index + 1) / len(run.fields), f"Golden values for {item.name}")
+        golden = pd.DataFrame(columns)
         run.golden = golden
         result.artifacts["golden_records.csv"] = golden
         result.metrics = {
