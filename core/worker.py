@@ -25,12 +25,13 @@ from core.runner import run_task
 from core.settings import Settings
 from core.states import Status, transition
 from db.models import Task, utcnow
-from db.session import session_scope
+from db.session import is_transient, session_scope
 from storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 2
+MAX_ERROR_PAUSE_SECONDS = 5.0
 
 
 def default_worker_id() -> str:
@@ -45,6 +46,16 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _parent_gone(parent_pid: int, is_child: bool) -> bool:
+    """True once `parent_pid` has ended.
+
+    A worker the app (or the CLI) started is its child (`is_child`): when the parent dies the
+    worker is handed to another process, so `getppid()` changes at once, even while the dead
+    parent is a zombie nobody has waited for yet (which `kill(pid, 0)` still finds alive).
+    """
+    return (is_child and os.getppid() != parent_pid) or not _pid_alive(parent_pid)
 
 
 def _dead_on_this_host(worker_id: str | None) -> bool:
@@ -193,18 +204,37 @@ class Worker:
         poll_interval: float = 0.5,
         parent_pid: int | None = None,
     ) -> None:
-        """Work until `stop` is set (or, with `exit_when_idle`, until the queue is empty)."""
+        """Work until `stop` is set (or, with `exit_when_idle`, until the queue is empty).
+
+        A worker outlives the database going away: an error in a round (the server restarting
+        under a claim, a reap or a run whose writes gave up waiting) is logged and the round is
+        tried again after a pause that grows to MAX_ERROR_PAUSE_SECONDS. A task left behind by
+        such a round is the reaper's once its heartbeat is stale.
+        """
         stop = stop or threading.Event()
-        self.reap()
-        last_reap = time.monotonic()
+        last_reap = -float("inf")
+        errors = 0
+        is_child = parent_pid is not None and os.getppid() == parent_pid
         while not stop.is_set():
-            if parent_pid is not None and not _pid_alive(parent_pid):
+            if parent_pid is not None and _parent_gone(parent_pid, is_child):
                 log.info("parent process %s is gone; worker stops", parent_pid)
                 return
-            if time.monotonic() - last_reap > self.settings.heartbeat_seconds * 2:
-                self.reap()
-                last_reap = time.monotonic()
-            if self.run_once() is None:
+            try:
+                if time.monotonic() - last_reap > self.settings.heartbeat_seconds * 2:
+                    self.reap()
+                    last_reap = time.monotonic()
+                ran = self.run_once()
+            except Exception as error:
+                errors += 1
+                pause = min(poll_interval * 2**errors, MAX_ERROR_PAUSE_SECONDS)
+                if is_transient(error):
+                    log.warning("the database did not answer (%s); trying again in %.1f s", error, pause)
+                else:
+                    log.exception("worker round failed; trying again in %.1f s", pause)
+                stop.wait(pause)
+                continue
+            errors = 0
+            if ran is None:
                 if exit_when_idle:
                     return
                 stop.wait(poll_interval)

@@ -1,0 +1,208 @@
+"""Restarts in the middle of a task: the database server, and the whole app.
+
+1. A private MariaDB server (never the shared one other test runs use) is stopped with SIGTERM
+   while a worker process runs a task against it, kept down for a few seconds and started again
+   on the same data folder and port. The task must end completed by that same run (its writes
+   wait for the database and retry), the worker must still be alive, and every agent must be
+   charged exactly once.
+2. The app (`streamlit run app.py`, embedded default: SQLite, local store, its own worker) is
+   killed with SIGKILL, its whole process group, in the middle of a task, and started again on the
+   same data folder. The new app's worker re-queues the task once and it completes; the credits
+   are exact.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from core import users
+from core.registry import get_tool
+from core.services import Services, build_services
+from core.settings import PROJECT_ROOT, load_settings
+from core.states import TERMINAL
+from db.migrate import upgrade
+from db.models import CreditEntry, Task, User
+from db.session import engine_for, session_scope
+from tests.app_server import streamlit_app
+from tests.private_mariadb import PrivateMariaDB, private_mariadb, unavailable_reason
+from tests.test_rq_workers import big_csv, ledger_net, submit, transitions
+
+PROFILE = "profile-my-data"
+START_CREDITS = 100
+
+
+def worker_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
+        "SIGNING_SECRET": "test-signing-secret",
+        "COOKIE_KEY": "test-cookie-key",
+        "HEARTBEAT_SECONDS": "1",
+        **extra,
+    }
+
+
+def wait_for(services: Services, task_id: str, ready, timeout: float, what: str) -> Task:  # type: ignore[no-untyped-def]
+    """Poll the task until `ready(task)`; fails the test if it ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_scope(services.factory) as session:
+            task = session.get(Task, task_id)
+            session.expunge(task)
+        if ready(task):
+            return task
+        assert task.status not in TERMINAL, f"the task ended ({task.status}) before {what}"
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}; the task is {task.status}")
+
+
+def assert_billed_once(services: Services, user_id: int, task_id: str, start: int) -> None:
+    """Each chosen agent charged exactly once, nothing refunded, and the balance matches the ledger."""
+    agents = get_tool(PROFILE).default_agents()
+    with session_scope(services.factory) as session:
+        entries = session.execute(
+            select(CreditEntry.agent_id, CreditEntry.kind).where(CreditEntry.task_id == task_id)
+        ).all()
+        balance = session.scalar(select(User.credits).where(User.id == user_id))
+    charges = Counter(agent for agent, kind in entries if kind == "charge")
+    assert charges == Counter(agents), charges
+    assert not [e for e in entries if e.kind == "refund"]
+    cost = sum(get_tool(PROFILE).agent(a).credit_cost for a in agents)
+    assert balance == start - cost == start + ledger_net(services, user_id)
+
+
+def assert_complete_report(services: Services, user_id: int, task: Task) -> None:
+    """A completed task presents a whole report: every agent completed, every output present."""
+    report = services.tasks.read_report(user_id, task.task_id)
+    assert report is not None
+    assert {a: r["status"] for a, r in report["agents"].items()} == dict.fromkeys(task.agents, "completed")
+    assert set(report["downloads"]) == set(task.output_keys)
+    for key in task.output_keys.values():
+        assert services.store.exists(key)
+
+
+# ---- the database restarting ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def private_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateMariaDB]:
+    reason = unavailable_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"a private MariaDB server cannot be started: {reason}")
+        pytest.skip(reason)
+    with private_mariadb(tmp_path_factory.mktemp("private-mariadb")) as server:
+        yield server
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_the_database_restarting_mid_task_leaves_the_task_completed(
+    tmp_path: Path, private_server: PrivateMariaDB
+) -> None:
+    url = private_server.create_database(f"dq_restart_{uuid.uuid4().hex[:8]}")
+    upgrade(url)
+    env_vars = worker_env(tmp_path / "data", url)
+    services = build_services(load_settings(env_vars), migrate=False)
+    user = users.create_user(services.factory, "ann", "password123", credits=START_CREDITS)
+    log_path = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "core", "worker"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env_vars, "PYTHONPATH": str(PROJECT_ROOT)},
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        task_id = submit(services, user.id, big_csv(400_000))
+        # stop the server once the agents are running (the inputs are loaded and some agents charged)
+        wait_for(
+            services,
+            task_id,
+            lambda t: t.status == "processing" and t.current_agent not in (None, "types"),
+            timeout=90,
+            what="the agents to run",
+        )
+        private_server.stop()
+        time.sleep(4)  # the worker's heartbeats, progress and charges meet a closed port meanwhile
+        private_server.start()
+
+        done = wait_for(services, task_id, lambda t: t.status in TERMINAL, timeout=90, what="the task to end")
+        log_text = log_path.read_text(errors="replace")
+        assert worker.poll() is None, "the worker died with the database:\n" + log_text[-4000:]
+        assert done.status == "completed", (done.error_code, done.error_message, log_text[-4000:])
+        assert done.attempts == 1  # the same run carried on: nothing had to be re-queued
+        assert_billed_once(services, user.id, task_id, START_CREDITS)
+        assert_complete_report(services, user.id, done)
+        events = transitions(log_path)
+        assert [e["to"] for e in events if e["task_id"] == task_id] == ["processing", "completed"]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        engine_for(url).dispose()
+
+
+# ---- the app restarting -----------------------------------------------------------------------
+def _worker_pid(task: Task) -> int:
+    return int(task.worker_id.rpartition(":")[2])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_the_app_killed_mid_task_requeues_it_once_and_it_completes(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    app_env = {"HEARTBEAT_SECONDS": "1"}
+    content = big_csv(300_000).encode()
+    with streamlit_app(data_dir, extra_env=app_env) as (base, env):
+        services = build_services(load_settings(env), migrate=False)
+        user = users.create_user(services.factory, "bob", "password123", credits=START_CREDITS)
+        files = {"primary": {"filename": "big.csv", "size_bytes": len(content)}}
+        task_id = services.tasks.create_task(user.id, PROFILE, None, None, files)["task_id"]
+        upload = services.tasks.issue_upload_urls(user.id, task_id)["primary"]
+        put = requests.put(upload["url"], data=content, headers=upload["headers"], timeout=60)
+        assert put.status_code == 200, put.text
+        services.tasks.start_processing(user.id, task_id)
+        running = wait_for(
+            services,
+            task_id,
+            lambda t: t.status == "processing" and bool(t.agents_completed),
+            timeout=90,
+            what="the first agent to finish",
+        )
+        first_worker = _worker_pid(running)
+        app_group = os.getpgid(first_worker)  # the app's process group: the app and its worker
+        os.killpg(app_group, signal.SIGKILL)
+    _wait_gone(first_worker)
+    with session_scope(services.factory) as session:
+        assert session.get(Task, task_id).status == "processing"  # nobody is left to say otherwise
+
+    with streamlit_app(data_dir, extra_env=app_env):
+        done = wait_for(services, task_id, lambda t: t.status in TERMINAL, timeout=120, what="the task to end")
+    assert done.status == "completed", (done.error_code, done.error_message)
+    assert done.attempts == 2 and _worker_pid(done) != first_worker
+    assert_billed_once(services, user.id, task_id, START_CREDITS)
+    assert_complete_report(services, user.id, done)
+
+
+def _wait_gone(pid: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"process {pid} survived SIGKILL")
