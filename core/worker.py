@@ -3,8 +3,8 @@
 A claim is a compare-and-set on the task's status (`queued` -> `processing`), so any number
 of workers on any number of processes can poll the same table and no task runs twice. A task
 whose heartbeat stopped (its worker was killed, the machine restarted) is given one more try,
-then fails with `INTERRUPTED`; credits are never charged twice because each (task, agent)
-charge is unique in the ledger.
+then fails with `INTERRUPTED` and every credit it took is given back (it wrote no report);
+credits are never charged twice because each (task, agent) charge is unique in the ledger.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import billing
 from core.errors import InvalidStateError
 from core.executors import DatabaseQueueExecutor, Executor, QueueUnavailableError
 from core.runner import run_task
@@ -109,10 +110,12 @@ class Worker:
                             task,
                             Status.FAILED,
                             error_code="INTERRUPTED",
-                            error_message="The task was interrupted twice (the worker stopped); "
-                            "please start it again.",
+                            error_message="The task was interrupted twice (the worker stopped) and "
+                            "nothing was charged; please start it again.",
                             failed_agent=task.current_agent,
                         )
+                        # no report was written, so none of its agents is paid for
+                        billing.refund_task(session, task.task_id, note="task interrupted twice")
                     session.commit()
                     reaped.append(task.task_id)
                 except InvalidStateError:

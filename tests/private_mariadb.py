@@ -94,7 +94,7 @@ class PrivateMariaDB:
             if self.proc.poll() is not None:
                 raise RuntimeError("mariadbd exited at start:\n" + self.error_log())
             try:
-                pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="", connect_timeout=2).close()
+                self.connect(connect_timeout=2).close()
                 return
             except pymysql.err.OperationalError:
                 time.sleep(0.2)
@@ -115,10 +115,13 @@ class PrivateMariaDB:
         path = self.root / "error.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else "(no error log)"
 
+    def connect(self, **options: object) -> pymysql.connections.Connection:
+        return pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="", **options)
+
     def create_database(self, name: str) -> str:
-        conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="", autocommit=True)
-        with contextlib.closing(conn):
-            conn.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        with contextlib.closing(self.connect(autocommit=True)) as conn:
+            charset = "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"  # as the shared test databases
+            conn.cursor().execute(f"CREATE DATABASE `{name}` {charset}")
         return f"{self.url}/{name}?charset=utf8mb4"
 
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -21,19 +22,20 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import select
 
-from core import users
+from core import billing, users
 from core.registry import get_tool
 from core.services import Services, build_services
 from core.settings import PROJECT_ROOT, load_settings
 from core.states import TERMINAL
 from db.migrate import upgrade
-from db.models import CreditEntry, Task, User
+from db.models import CreditEntry, Task, User, utcnow
 from db.session import engine_for, session_scope
 from tests.app_server import streamlit_app
 from tests.private_mariadb import PrivateMariaDB, private_mariadb, unavailable_reason
@@ -166,7 +168,7 @@ def test_the_app_killed_mid_task_requeues_it_once_and_it_completes(tmp_path: Pat
     data_dir = tmp_path / "data"
     app_env = {"HEARTBEAT_SECONDS": "1"}
     content = big_csv(300_000).encode()
-    with streamlit_app(data_dir, extra_env=app_env) as (base, env):
+    with streamlit_app(data_dir, extra_env=app_env) as (_base, env):
         services = build_services(load_settings(env), migrate=False)
         user = users.create_user(services.factory, "bob", "password123", credits=START_CREDITS)
         files = {"primary": {"filename": "big.csv", "size_bytes": len(content)}}
@@ -190,7 +192,7 @@ def test_the_app_killed_mid_task_requeues_it_once_and_it_completes(tmp_path: Pat
         assert session.get(Task, task_id).status == "processing"  # nobody is left to say otherwise
 
     with streamlit_app(data_dir, extra_env=app_env):
-        done = wait_for(services, task_id, lambda t: t.status in TERMINAL, timeout=120, what="the task to end")
+        done = wait_for(services, task_id, lambda t: t.status in TERMINAL, timeout=120, what="the end")
     assert done.status == "completed", (done.error_code, done.error_message)
     assert done.attempts == 2 and _worker_pid(done) != first_worker
     assert_billed_once(services, user.id, task_id, START_CREDITS)
@@ -206,3 +208,100 @@ def _wait_gone(pid: int, timeout: float = 20) -> None:
             return
         time.sleep(0.1)
     pytest.fail(f"process {pid} survived SIGKILL")
+
+
+# ---- the pieces, in one process ---------------------------------------------------------------
+def _make_stale(services: Services, task_id: str) -> None:
+    with session_scope(services.factory) as session:
+        session.get(Task, task_id).heartbeat_at = utcnow() - timedelta(hours=1)
+
+
+def test_a_task_interrupted_twice_fails_and_gives_back_every_credit(services: Services) -> None:
+    """The second interruption fails the task with INTERRUPTED; it wrote no report, so every agent
+    charged over both attempts is refunded, once, in the same transaction as the failure."""
+    user = users.create_user(services.factory, "cat", "password123", credits=20)
+    task_id = submit(services, user.id, "a,b\n1,2\n")
+    first = services.worker("gone-host:1")
+    assert first.claim_next() == task_id
+    for agent in ("types", "completeness"):
+        billing.charge(services.factory, user.id, task_id, agent, 1)
+    _make_stale(services, task_id)
+    assert services.worker("w2").reap() == [task_id]  # re-queued once
+
+    assert first.claim_next() == task_id
+    for agent in ("types", "completeness", "statistics"):  # the re-run meets its earlier charges
+        billing.charge(services.factory, user.id, task_id, agent, 1)
+    _make_stale(services, task_id)
+    assert services.worker("w3").reap() == [task_id]
+
+    done = services.tasks.get_task(user.id, task_id)
+    assert (done["status"], done["error_code"], done["attempts"]) == ("failed", "INTERRUPTED", 2)
+    assert "nothing was charged" in done["error_message"]
+    assert services.worker("w4").reap() == []  # a failed task is not reaped again
+    assert billing.refund(services.factory, task_id, "types") is None  # nor refunded again
+    with session_scope(services.factory) as session:
+        kinds = Counter(
+            session.execute(
+                select(CreditEntry.kind, CreditEntry.agent_id).where(CreditEntry.task_id == task_id)
+            ).all()
+        )
+        balance = session.scalar(select(User.credits).where(User.id == user.id))
+    agents = ("types", "completeness", "statistics")
+    assert kinds == Counter({("charge", a): 1 for a in agents} | {("refund", a): 1 for a in agents})
+    assert balance == 20
+
+
+def _ended(pid: int) -> bool:
+    """Gone, or a zombie nobody waited for (it has stopped running either way)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_a_worker_stops_when_its_parent_dies_even_before_the_parent_is_reaped(tmp_path: Path) -> None:
+    """An app killed with SIGKILL stays a zombie until whoever started it waits for it, and a
+    zombie still answers kill(pid, 0); the worker must notice anyway that its parent is gone."""
+    env = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "HEARTBEAT_SECONDS": "1",
+    }
+    env.pop("DATABASE_URL", None)
+    parent_code = (
+        "import os, subprocess, sys, time\n"
+        "command = [sys.executable, '-m', 'core', 'worker', '--parent-pid', str(os.getpid())]\n"
+        "worker = subprocess.Popen(command)\n"
+        "print(worker.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    log_path = tmp_path / "worker.log"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", parent_code],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log_path.open("wb"),
+    )
+    try:
+        assert parent.stdout is not None
+        worker_pid = int(parent.stdout.readline())
+        deadline = time.monotonic() + 40
+        while "started" not in log_path.read_text(errors="replace") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _ended(worker_pid), log_path.read_text(errors="replace")[-3000:]
+        os.kill(parent.pid, signal.SIGKILL)  # and no wait(): the parent stays a zombie
+        deadline = time.monotonic() + 15
+        while not _ended(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _ended(worker_pid), "the worker outlived its parent"
+        assert _ended(parent.pid)  # still unreaped while the worker stopped
+        assert "parent process" in log_path.read_text(errors="replace")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker_pid, signal.SIGKILL)
+        parent.kill()
+        parent.wait(timeout=10)
