@@ -231,7 +231,8 @@ class Worker:
                 errors += 1
                 pause = min(poll_interval * 2**errors, MAX_ERROR_PAUSE_SECONDS)
                 if is_transient(error):
-                    log.warning("the database did not answer (%s); trying again in %.1f s", error, pause)
+                    reason = getattr(error, "orig", error)  # the driver's one line, not SQLAlchemy's essay
+                    log.warning("the database did not answer (%s); trying again in %.1f s", reason, pause)
                 else:
                     log.exception("worker round failed; trying again in %.1f s", pause)
                 stop.wait(pause)

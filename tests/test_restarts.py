@@ -3,8 +3,8 @@
 1. A private MariaDB server (never the shared one other test runs use) is stopped with SIGTERM
    while a worker process runs a task against it, kept down for a few seconds and started again
    on the same data folder and port. The task must end completed by that same run (its writes
-   wait for the database and retry), the worker must still be alive, and every agent must be
-   charged exactly once.
+   wait for the database and retry), every agent charged exactly once; then the server restarts
+   again while the worker is idle, and the worker, still alive, runs the next task.
 2. The app (`streamlit run app.py`, embedded default: SQLite, local store, its own worker) is
    killed with SIGKILL, its whole process group, in the middle of a task, and started again on the
    same data folder. The new app's worker re-queues the task once and it completes; the credits
@@ -148,6 +148,14 @@ def test_the_database_restarting_mid_task_leaves_the_task_completed(
         assert_complete_report(services, user.id, done)
         events = transitions(log_path)
         assert [e["to"] for e in events if e["task_id"] == task_id] == ["processing", "completed"]
+
+        # and again while the worker is idle, polling for work: it waits and then takes new tasks
+        private_server.stop()
+        time.sleep(2)
+        private_server.start()
+        after = submit(services, user.id, "a,b\n1,2\n3,4\n", agents=["types"])
+        done = wait_for(services, after, lambda t: t.status in TERMINAL, timeout=60, what="the next task")
+        assert done.status == "completed" and worker.poll() is None
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
