@@ -239,7 +239,16 @@ class TaskRun:
             self._fail(task, error.code, error.message)
         except MemoryError:
             self._fail(task, "OUT_OF_MEMORY", "The file is too large to analyse with the memory available.")
-        except Exception:
+        except Exception as error:
+            if is_transient(error):
+                # the database stayed away longer than the reaper waits: running the task again is
+                # safe (charges are once per agent), so it is left to the reaper, not failed
+                log.error(
+                    "task %s stopped: the database did not answer for %.0f s; the reaper re-queues it",
+                    self.task_id,
+                    self.settings.stale_after_seconds,
+                )
+                return
             log.exception("task %s crashed", self.task_id)
             self._fail(task, "INTERNAL_ERROR", "Something went wrong on our side while processing this task.")
         finally:

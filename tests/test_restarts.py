@@ -107,16 +107,15 @@ def private_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Private
         yield server
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(180)
-def test_the_database_restarting_mid_task_leaves_the_task_completed(
-    tmp_path: Path, private_server: PrivateMariaDB
-) -> None:
-    url = private_server.create_database(f"dq_restart_{uuid.uuid4().hex[:8]}")
+@contextlib.contextmanager
+def worker_on(
+    tmp_path: Path, server: PrivateMariaDB, **extra: str
+) -> Iterator[tuple[Services, subprocess.Popen[bytes], Path]]:
+    """A fresh database on the private server, and one `python -m core worker` process on it."""
+    url = server.create_database(f"dq_restart_{uuid.uuid4().hex[:8]}")
     upgrade(url)
-    env_vars = worker_env(tmp_path / "data", url)
+    env_vars = worker_env(tmp_path / "data", url, **extra)
     services = build_services(load_settings(env_vars), migrate=False)
-    user = users.create_user(services.factory, "ann", "password123", credits=START_CREDITS)
     log_path = tmp_path / "worker.log"
     worker = subprocess.Popen(
         [sys.executable, "-m", "core", "worker"],
@@ -126,18 +125,41 @@ def test_the_database_restarting_mid_task_leaves_the_task_completed(
         stderr=subprocess.STDOUT,
     )
     try:
-        task_id = submit(services, user.id, big_csv(400_000))
-        # stop the server once the agents are running (the inputs are loaded and some agents charged)
-        wait_for(
-            services,
-            task_id,
-            lambda t: t.status == "processing" and t.current_agent not in (None, "types"),
-            timeout=90,
-            what="the agents to run",
-        )
-        private_server.stop()
-        time.sleep(4)  # the worker's heartbeats, progress and charges meet a closed port meanwhile
-        private_server.start()
+        yield services, worker, log_path
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        engine_for(url).dispose()
+
+
+def restart_during_agents(services: Services, server: PrivateMariaDB, user_id: int, down: float) -> str:
+    """Start a big profile task and restart the server (down `down` seconds) while its agents run."""
+    task_id = submit(services, user_id, big_csv(400_000))
+    # stop the server once the agents are running (the inputs are loaded and some agents charged)
+    wait_for(
+        services,
+        task_id,
+        lambda t: t.status == "processing" and t.current_agent not in (None, "types"),
+        timeout=90,
+        what="the agents to run",
+    )
+    server.stop()
+    time.sleep(down)  # the worker's heartbeats, progress and charges meet a closed port meanwhile
+    server.start()
+    return task_id
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_the_database_restarting_mid_task_leaves_the_task_completed(
+    tmp_path: Path, private_server: PrivateMariaDB
+) -> None:
+    with worker_on(tmp_path, private_server) as (services, worker, log_path):
+        user = users.create_user(services.factory, "ann", "password123", credits=START_CREDITS)
+        task_id = restart_during_agents(services, private_server, user.id, down=4)
 
         done = wait_for(services, task_id, lambda t: t.status in TERMINAL, timeout=90, what="the task to end")
         log_text = log_path.read_text(errors="replace")
@@ -156,13 +178,31 @@ def test_the_database_restarting_mid_task_leaves_the_task_completed(
         after = submit(services, user.id, "a,b\n1,2\n3,4\n", agents=["types"])
         done = wait_for(services, after, lambda t: t.status in TERMINAL, timeout=60, what="the next task")
         assert done.status == "completed" and worker.poll() is None
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        engine_for(url).dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_database_outage_longer_than_the_reaper_waits_reruns_the_task_once(
+    tmp_path: Path, private_server: PrivateMariaDB
+) -> None:
+    """Down longer than STALE_AFTER_SECONDS: the run gives up waiting without failing the task,
+    the reaper re-queues it once the server is back, and the second run completes it, charging
+    no agent twice. The abandoned run's leftovers are never presented: the outputs listed are
+    the second run's, and its report has every agent completed."""
+    with worker_on(tmp_path, private_server, STALE_AFTER_SECONDS="3") as (services, worker, log_path):
+        user = users.create_user(services.factory, "dan", "password123", credits=START_CREDITS)
+        task_id = restart_during_agents(services, private_server, user.id, down=8)
+
+        done = wait_for(services, task_id, lambda t: t.status in TERMINAL, timeout=90, what="the task to end")
+        log_text = log_path.read_text(errors="replace")
+        assert worker.poll() is None, "the worker died with the database:\n" + log_text[-4000:]
+        assert done.status == "completed", (done.error_code, done.error_message, log_text[-4000:])
+        assert done.attempts == 2
+        assert "the reaper re-queues it" in log_text  # the first run gave up rather than failing
+        assert_billed_once(services, user.id, task_id, START_CREDITS)
+        assert_complete_report(services, user.id, done)
+        events = [e["to"] for e in transitions(log_path) if e["task_id"] == task_id]
+        assert events == ["processing", "queued", "processing", "completed"]
 
 
 # ---- the app restarting -----------------------------------------------------------------------
