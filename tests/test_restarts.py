@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -43,6 +44,12 @@ from tests.test_rq_workers import big_csv, ledger_net, submit, transitions
 
 PROFILE = "profile-my-data"
 START_CREDITS = 100
+
+
+@functools.cache
+def big_file() -> str:
+    """A file whose profile keeps a worker busy for several seconds (made once per session)."""
+    return big_csv(400_000)
 
 
 def worker_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
@@ -137,7 +144,7 @@ def worker_on(
 
 def restart_during_agents(services: Services, server: PrivateMariaDB, user_id: int, down: float) -> str:
     """Start a big profile task and restart the server (down `down` seconds) while its agents run."""
-    task_id = submit(services, user_id, big_csv(400_000))
+    task_id = submit(services, user_id, big_file())
     # stop the server once the agents are running (the inputs are loaded and some agents charged)
     wait_for(
         services,
@@ -215,7 +222,7 @@ def _worker_pid(task: Task) -> int:
 def test_the_app_killed_mid_task_requeues_it_once_and_it_completes(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     app_env = {"HEARTBEAT_SECONDS": "1"}
-    content = big_csv(300_000).encode()
+    content = big_file().encode()
     with streamlit_app(data_dir, extra_env=app_env) as (_base, env):
         services = build_services(load_settings(env), migrate=False)
         user = users.create_user(services.factory, "bob", "password123", credits=START_CREDITS)
