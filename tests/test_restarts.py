@@ -77,19 +77,23 @@ def wait_for(services: Services, task_id: str, ready, timeout: float, what: str)
     pytest.fail(f"timed out waiting for {what}; the task is {task.status}")
 
 
-def assert_billed_once(services: Services, user_id: int, task_id: str, start: int) -> None:
-    """Each chosen agent charged exactly once, nothing refunded, and the balance matches the ledger."""
+FULL_PROFILE_COST = sum(get_tool(PROFILE).agent(a).credit_cost for a in get_tool(PROFILE).default_agents())
+
+
+def assert_billed_once(services: Services, user_id: int, task_ids: list[str], start: int) -> None:
+    """Each chosen agent of each task charged exactly once, nothing refunded, and the balance is
+    what the ledger says."""
     agents = get_tool(PROFILE).default_agents()
     with session_scope(services.factory) as session:
-        entries = session.execute(
-            select(CreditEntry.agent_id, CreditEntry.kind).where(CreditEntry.task_id == task_id)
-        ).all()
+        for task_id in task_ids:
+            entries = session.execute(
+                select(CreditEntry.agent_id, CreditEntry.kind).where(CreditEntry.task_id == task_id)
+            ).all()
+            charges = Counter(agent for agent, kind in entries if kind == "charge")
+            assert charges == Counter(agents), charges
+            assert not [e for e in entries if e.kind == "refund"]
         balance = session.scalar(select(User.credits).where(User.id == user_id))
-    charges = Counter(agent for agent, kind in entries if kind == "charge")
-    assert charges == Counter(agents), charges
-    assert not [e for e in entries if e.kind == "refund"]
-    cost = sum(get_tool(PROFILE).agent(a).credit_cost for a in agents)
-    assert balance == start - cost == start + ledger_net(services, user_id)
+    assert balance == start - FULL_PROFILE_COST * len(task_ids) == start + ledger_net(services, user_id)
 
 
 def assert_complete_report(services: Services, user_id: int, task: Task) -> None:
@@ -173,7 +177,7 @@ def test_the_database_restarting_mid_task_leaves_the_task_completed(
         assert worker.poll() is None, "the worker died with the database:\n" + log_text[-4000:]
         assert done.status == "completed", (done.error_code, done.error_message, log_text[-4000:])
         assert done.attempts == 1  # the same run carried on: nothing had to be re-queued
-        assert_billed_once(services, user.id, task_id, START_CREDITS)
+        assert_billed_once(services, user.id, [task_id], START_CREDITS)
         assert_complete_report(services, user.id, done)
         events = transitions(log_path)
         assert [e["to"] for e in events if e["task_id"] == task_id] == ["processing", "completed"]
@@ -206,7 +210,7 @@ def test_a_database_outage_longer_than_the_reaper_waits_reruns_the_task_once(
         assert done.status == "completed", (done.error_code, done.error_message, log_text[-4000:])
         assert done.attempts == 2
         assert "the reaper re-queues it" in log_text  # the first run gave up rather than failing
-        assert_billed_once(services, user.id, task_id, START_CREDITS)
+        assert_billed_once(services, user.id, [task_id], START_CREDITS)
         assert_complete_report(services, user.id, done)
         events = [e["to"] for e in transitions(log_path) if e["task_id"] == task_id]
         assert events == ["processing", "queued", "processing", "completed"]
@@ -220,6 +224,8 @@ def _worker_pid(task: Task) -> int:
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_the_app_killed_mid_task_requeues_it_once_and_it_completes(tmp_path: Path) -> None:
+    """The app and its worker killed together: the next app's worker re-queues the task once and
+    completes it. Then the app alone is killed: its orphaned worker finishes its task and stops."""
     data_dir = tmp_path / "data"
     app_env = {"HEARTBEAT_SECONDS": "1"}
     content = big_file().encode()
@@ -242,27 +248,43 @@ def test_the_app_killed_mid_task_requeues_it_once_and_it_completes(tmp_path: Pat
         first_worker = _worker_pid(running)
         app_group = os.getpgid(first_worker)  # the app's process group: the app and its worker
         os.killpg(app_group, signal.SIGKILL)
-    _wait_gone(first_worker)
+    _wait_ended(first_worker, "the worker survived SIGKILL")
     with session_scope(services.factory) as session:
         assert session.get(Task, task_id).status == "processing"  # nobody is left to say otherwise
 
     with streamlit_app(data_dir, extra_env=app_env):
         done = wait_for(services, task_id, lambda t: t.status in TERMINAL, timeout=120, what="the end")
-    assert done.status == "completed", (done.error_code, done.error_message)
-    assert done.attempts == 2 and _worker_pid(done) != first_worker
-    assert_billed_once(services, user.id, task_id, START_CREDITS)
+        assert done.status == "completed", (done.error_code, done.error_message)
+        assert done.attempts == 2 and _worker_pid(done) != first_worker
+        assert_billed_once(services, user.id, [task_id], START_CREDITS)
+        assert_complete_report(services, user.id, done)
+
+        # now only the app's own process dies (as an out-of-memory kill picks it): its worker,
+        # orphaned, finishes the task in hand, once, and then stops
+        second = submit(services, user.id, big_file())
+        running = wait_for(
+            services,
+            second,
+            lambda t: t.status == "processing" and bool(t.agents_completed),
+            timeout=90,
+            what="the first agent to finish",
+        )
+        orphan = _worker_pid(running)
+        os.kill(os.getpgid(orphan), signal.SIGKILL)  # the app leads its group: this is the app alone
+        done = wait_for(services, second, lambda t: t.status in TERMINAL, timeout=120, what="the end")
+        assert done.status == "completed" and done.attempts == 1 and _worker_pid(done) == orphan
+        _wait_ended(orphan, "the orphaned worker kept running after its task")  # the app is still unreaped
+    assert_billed_once(services, user.id, [task_id, second], START_CREDITS)
     assert_complete_report(services, user.id, done)
 
 
-def _wait_gone(pid: int, timeout: float = 20) -> None:
+def _wait_ended(pid: int, message: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _ended(pid):
             return
         time.sleep(0.1)
-    pytest.fail(f"process {pid} survived SIGKILL")
+    pytest.fail(message)
 
 
 # ---- the pieces, in one process ---------------------------------------------------------------
