@@ -4,11 +4,16 @@
    while a worker process runs a task against it, kept down for a few seconds and started again
    on the same data folder and port. The task must end completed by that same run (its writes
    wait for the database and retry), every agent charged exactly once; then the server restarts
-   again while the worker is idle, and the worker, still alive, runs the next task.
+   again while the worker is idle, and the worker, still alive, runs the next task. Down for
+   longer than STALE_AFTER_SECONDS, the run gives up without failing the task, the reaper
+   re-queues it once and the second run completes it, still charging each agent once.
 2. The app (`streamlit run app.py`, embedded default: SQLite, local store, its own worker) is
    killed with SIGKILL, its whole process group, in the middle of a task, and started again on the
    same data folder. The new app's worker re-queues the task once and it completes; the credits
-   are exact.
+   are exact. Then the app's process alone is killed: its orphaned worker finishes the task in
+   hand once and stops, although the dead app is still an unreaped zombie.
+3. In one process: a task interrupted twice fails with INTERRUPTED and every credit it took is
+   given back, once.
 """
 
 from __future__ import annotations
