@@ -103,34 +103,52 @@ def charge(factory: sessionmaker[Session], user_id: int, task_id: str, agent_id:
         return Charge(cost, balance)
 
 
+def _give_back(session: Session, taken: CreditEntry, note: str | None) -> int | None:
+    """Refund one charge in the caller's transaction, unless it is free or already refunded."""
+    if taken.amount == 0 or _existing(session, taken.task_id or "", taken.agent_id or "", "refund"):
+        return None
+    amount = -int(taken.amount)
+    session.execute(update(User).where(User.id == taken.user_id).values(credits=User.credits + amount))
+    balance = _balance(session, taken.user_id)
+    session.add(
+        CreditEntry(
+            user_id=taken.user_id,
+            task_id=taken.task_id,
+            agent_id=taken.agent_id,
+            kind="refund",
+            amount=amount,
+            balance_after=balance,
+            note=note,
+        )
+    )
+    return amount
+
+
 def refund(
     factory: sessionmaker[Session], task_id: str, agent_id: str, note: str | None = None
 ) -> int | None:
     """Give back what one agent of one task was charged, once; returns the amount refunded."""
     with session_scope(factory) as session:
         taken = _existing(session, task_id, agent_id, "charge")
-        if taken is None or taken.amount == 0 or _existing(session, task_id, agent_id, "refund"):
+        if taken is None:
             return None
-        amount = -int(taken.amount)
-        session.execute(update(User).where(User.id == taken.user_id).values(credits=User.credits + amount))
-        balance = _balance(session, taken.user_id)
-        session.add(
-            CreditEntry(
-                user_id=taken.user_id,
-                task_id=task_id,
-                agent_id=agent_id,
-                kind="refund",
-                amount=amount,
-                balance_after=balance,
-                note=note,
-            )
-        )
+        amount = _give_back(session, taken, note)
         try:
             session.flush()
         except IntegrityError:
             session.rollback()
             return None
         return amount
+
+
+def refund_task(session: Session, task_id: str, note: str) -> int:
+    """Give back every charge of a task that produced nothing, in the caller's transaction (the
+    one that fails the task), so the failure and the refund are recorded together or not at all.
+    Returns the total refunded; charges refunded before are skipped, so a repeat gives nothing."""
+    charges = session.scalars(
+        select(CreditEntry).where(CreditEntry.task_id == task_id, CreditEntry.kind == "charge")
+    ).all()
+    return sum(_give_back(session, taken, note) or 0 for taken in charges)
 
 
 def ledger(factory: sessionmaker[Session], user_id: int, limit: int = 100) -> list[dict[str, object]]:

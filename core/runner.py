@@ -4,20 +4,29 @@ It loads the inputs, runs the chosen agents in the registry's order (charging ea
 it runs), writes progress and the current agent as it goes, keeps every finished agent's
 result even when a later step fails, writes the outputs and ends the task `completed` or
 `failed`. A heartbeat thread tells the reaper the task is alive and notices cancellation.
+
+Every write is fenced to this run (the task still `processing` *and* on the attempt this run
+claimed), so a run the reaper gave up on can never overwrite the run that replaced it. The
+writes the result depends on (charges, refunds, the state between steps, the final transition)
+wait for a database that restarts, for as long as the reaper would wait for this run
+(`STALE_AFTER_SECONDS`); throttled progress writes and heartbeats are skipped meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import pyarrow as pa
 from sqlalchemy import update
@@ -40,7 +49,7 @@ from core.reports import (
 from core.settings import Settings
 from core.states import Status, transition
 from db.models import Task, utcnow
-from db.session import session_scope
+from db.session import is_transient, retry_transient, session_scope
 from storage.base import ObjectStore
 from storage.keys import output_key
 
@@ -52,6 +61,7 @@ WRITE_RETRY_SECONDS = 1.0
 TRANSIENT_STORAGE_CODES = frozenset({"STORAGE_UNAVAILABLE", "STORAGE_ERROR"})
 LOAD_SHARE = 0.1  # the share of the progress bar that loading the inputs takes
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+T = TypeVar("T")
 
 
 class TaskCancelled(Exception):
@@ -69,46 +79,65 @@ class TaskTimedOut(BaseException):
 class _Progress:
     """Throttled progress writes that never overwrite a status the runner no longer owns."""
 
-    def __init__(self, factory: sessionmaker[Session], task_id: str) -> None:
+    def __init__(self, factory: sessionmaker[Session], task_id: str, wait_seconds: float) -> None:
         self.factory = factory
         self.task_id = task_id
+        self.wait_seconds = wait_seconds
+        self.attempt = 0  # the attempt this run claimed, set once it has read its task
         self.cancelled = threading.Event()
         self._last = 0.0
 
+    def _update(self, **values: Any) -> int:
+        """One fenced UPDATE of this run's task; the number of rows it changed (0 or 1)."""
+        with session_scope(self.factory) as session:
+            return session.execute(
+                update(Task)
+                .where(
+                    Task.task_id == self.task_id,
+                    Task.status == Status.PROCESSING.value,
+                    Task.attempts == self.attempt,
+                )
+                .values(**values)
+            ).rowcount
+
     def write(self, force: bool = False, **fields: Any) -> None:
+        """Record progress; `force` for the state between steps, which waits for the database."""
         if self.cancelled.is_set():
             raise TaskCancelled
         now = time.monotonic()
         if not force and now - self._last < PROGRESS_WRITE_INTERVAL:
             return
         self._last = now
-        with session_scope(self.factory) as session:
-            result = session.execute(
-                update(Task)
-                .where(Task.task_id == self.task_id, Task.status == Status.PROCESSING.value)
-                .values(updated_at=utcnow(), **fields)
-            )
-            if result.rowcount != 1:
-                self.cancelled.set()
-                raise TaskCancelled
+        work = partial(self._update, updated_at=utcnow(), **fields)
+        try:
+            if force:
+                what = f"recording task {self.task_id}"
+                changed = retry_transient(work, within=self.wait_seconds, what=what)
+            else:
+                changed = work()
+        except Exception as error:
+            if force or not is_transient(error):
+                raise
+            log.warning("progress of task %s not recorded: the database did not answer", self.task_id)
+            return  # the agent carries on; the next write says where it is
+        if changed != 1:
+            self.cancelled.set()
+            raise TaskCancelled
 
     def heartbeat(self) -> None:
-        with session_scope(self.factory) as session:
-            result = session.execute(
-                update(Task)
-                .where(Task.task_id == self.task_id, Task.status == Status.PROCESSING.value)
-                .values(heartbeat_at=utcnow())
-            )
-            if result.rowcount != 1:
-                self.cancelled.set()
+        if self._update(heartbeat_at=utcnow()) != 1:
+            self.cancelled.set()
 
 
 def _heartbeat_loop(progress: _Progress, interval: float, stop: threading.Event) -> None:
     while not stop.wait(interval):
         try:
             progress.heartbeat()
-        except Exception:  # a missed beat is not fatal; the next one may succeed
-            log.exception("heartbeat failed for task %s", progress.task_id)
+        except Exception as error:  # a missed beat is not fatal; the next one may succeed
+            if is_transient(error):
+                log.warning("heartbeat of task %s missed: the database did not answer", progress.task_id)
+            else:
+                log.exception("heartbeat failed for task %s", progress.task_id)
 
 
 def _load_inputs(
@@ -166,11 +195,17 @@ class TaskRun:
         self.factory = factory
         self.store = store
         self.settings = settings
-        self.progress = _Progress(factory, task_id)
+        self.progress = _Progress(factory, task_id, settings.stale_after_seconds)
         self.results: dict[str, AgentResult] = {}
         self.runs: dict[str, dict[str, Any]] = {}
         self.outputs: dict[str, str] = {}
         self.started = datetime.now(UTC)
+
+    def _db(self, work: Callable[[], T], what: str) -> T:
+        """`work` (a unit of work safe to repeat) retried while the database restarts."""
+        return retry_transient(
+            work, within=self.settings.stale_after_seconds, what=f"{what} for task {self.task_id}"
+        )
 
     def execute(self) -> None:
         with session_scope(self.factory) as session:
@@ -178,6 +213,7 @@ class TaskRun:
             if task is None or task.status != Status.PROCESSING:
                 return
             session.expunge(task)
+        self.progress.attempt = task.attempts
         tool = get_tool(task.tool_id)
         stop = threading.Event()
         beat = threading.Thread(
@@ -188,11 +224,14 @@ class TaskRun:
             with tempfile.TemporaryDirectory(prefix="dq-task-") as tmp:
                 self._execute(task, tool, Path(tmp))
         except TaskCancelled:
-            log.info("task %s was cancelled", self.task_id)
+            log.info("task %s is no longer this run's (cancelled, or re-queued by the reaper)", self.task_id)
         except TaskTimedOut:
             running = next((a for a in task.agents if a not in self.runs), None)
             if running is not None:
-                billing.refund(self.factory, task.task_id, running, note="time limit reached")
+                self._db(
+                    partial(billing.refund, self.factory, task.task_id, running, note="time limit reached"),
+                    "refunding an agent",
+                )
                 self.runs[running] = {"status": "failed", "error": "Stopped at the time limit; not charged."}
             self._fail(
                 task,
@@ -215,7 +254,16 @@ class TaskRun:
                 )
             else:
                 self._crashed(task)
-        except Exception:
+        except Exception as error:
+            if is_transient(error):
+                # the database stayed away longer than the reaper waits: running the task again is
+                # safe (charges are once per agent), so it is left to the reaper, not failed
+                log.error(
+                    "task %s stopped: the database did not answer for %.0f s; the reaper re-queues it",
+                    self.task_id,
+                    self.settings.stale_after_seconds,
+                )
+                return
             self._crashed(task)
         finally:
             stop.set()
@@ -237,8 +285,16 @@ class TaskRun:
                 progress_message=f"Running {tool.agent(agent_id).name}",
             )
             try:
-                charged = billing.charge(
-                    self.factory, task.user_id, task.task_id, agent_id, tool.agent(agent_id).credit_cost
+                charged = self._db(
+                    partial(
+                        billing.charge,
+                        self.factory,
+                        task.user_id,
+                        task.task_id,
+                        agent_id,
+                        tool.agent(agent_id).credit_cost,
+                    ),
+                    f"charging {agent_id}",
                 )
             except InsufficientCreditsError as error:
                 stopped = error
@@ -267,7 +323,10 @@ class TaskRun:
                 raise
             except Exception as error:  # an agent crash costs nothing and stops nothing else
                 log.exception("agent %s crashed on task %s", agent_id, task.task_id)
-                billing.refund(self.factory, task.task_id, agent_id, note="agent failed")
+                self._db(
+                    partial(billing.refund, self.factory, task.task_id, agent_id, note="agent failed"),
+                    f"refunding {agent_id}",
+                )
                 self.runs[agent_id] = {
                     "status": "failed",
                     "execution_time_ms": int((time.perf_counter() - began) * 1000),
@@ -299,14 +358,25 @@ class TaskRun:
             force=True, progress=99, current_agent=None, progress_message="Writing the report"
         )
         report = self._write_outputs(task, tables, workdir, finished)
-        partial = {a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()}
+        summaries = {a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()}
         summary = {**report["summary"], "dataset": report["dataset"]}
+        finish = partial(self._finish, task, agents, completed, stopped, summaries, summary)
+        self._db(finish, "recording the result")
+
+    def _finish(
+        self,
+        task: Task,
+        agents: list[str],
+        completed: list[str],
+        stopped: DQError | None,
+        summaries: dict[str, Any],
+        summary: dict[str, Any],
+    ) -> None:
+        """The final transition, as one unit of work that may be repeated after a lost connection."""
         with session_scope(self.factory) as session:
-            fresh = session.get(Task, task.task_id)
-            if fresh is None or fresh.status != Status.PROCESSING:
-                raise TaskCancelled
+            fresh = self._own(session, task)
             common = {
-                "partial_results": partial,
+                "partial_results": summaries,
                 "result_summary": summary,
                 "output_keys": self.outputs,
                 "current_agent": None,
@@ -398,17 +468,30 @@ class TaskRun:
         self._put(task, "report.json", report_json_bytes(report), "application/json")
         return report
 
+    def _own(self, session: Session, task: Task) -> Task:
+        """This run's task, locked until the transaction ends; TaskCancelled when the task is no
+        longer ours: cancelled, re-queued by the reaper for another run, or (a retry after the
+        acknowledgement of our own final write was lost) already finished."""
+        fresh = session.get(Task, task.task_id, with_for_update=True)
+        if fresh is None or fresh.status != Status.PROCESSING or fresh.attempts != task.attempts:
+            raise TaskCancelled
+        return fresh
+
     def _crashed(self, task: Task) -> None:
         log.exception("task %s crashed", self.task_id)
         self._fail(task, "INTERNAL_ERROR", "Something went wrong on our side while processing this task.")
 
     def _fail(self, task: Task, code: str, message: str) -> None:
-        self._discard_outputs()
-        partial = {a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()}
+        with contextlib.suppress(TaskCancelled):  # the task is not this run's to fail any more
+            self._db(partial(self._record_failure, task, code, message), "recording the failure")
+
+    def _record_failure(self, task: Task, code: str, message: str) -> None:
+        summaries = {a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()}
         with session_scope(self.factory) as session:
-            fresh = session.get(Task, task.task_id)
-            if fresh is None or fresh.status != Status.PROCESSING:
-                return
+            fresh = self._own(session, task)
+            # only a run that still owns its task removes what it wrote: the keys are the task's,
+            # and a run the reaper replaced must not delete its successor's outputs
+            self._discard_outputs()
             transition(
                 session,
                 fresh,
@@ -416,7 +499,7 @@ class TaskRun:
                 error_code=code,
                 error_message=message,
                 failed_agent=fresh.current_agent,
-                partial_results=partial or None,
+                partial_results=summaries or None,
                 progress_message="Failed",
             )
 

@@ -3,8 +3,8 @@
 A claim is a compare-and-set on the task's status (`queued` -> `processing`), so any number
 of workers on any number of processes can poll the same table and no task runs twice. A task
 whose heartbeat stopped (its worker was killed, the machine restarted) is given one more try,
-then fails with `INTERRUPTED`; credits are never charged twice because each (task, agent)
-charge is unique in the ledger.
+then fails with `INTERRUPTED` and every credit it took is given back (it wrote no report);
+credits are never charged twice because each (task, agent) charge is unique in the ledger.
 
 The same claim and reaper serve RQ workers (`core.rq_jobs`): there a job names its task and
 `claim` does the compare-and-set, and the reaper hands a re-queued task (and a queued one whose
@@ -23,18 +23,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import billing
 from core.errors import InvalidStateError
 from core.executors import DatabaseQueueExecutor, Executor, QueueUnavailableError
 from core.runner import run_task
 from core.settings import Settings
 from core.states import Status, transition
 from db.models import Task, utcnow
-from db.session import session_scope
+from db.session import is_transient, session_scope
 from storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 2
+MAX_ERROR_PAUSE_SECONDS = 5.0
 
 
 def default_worker_id() -> str:
@@ -49,6 +51,16 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _parent_gone(parent_pid: int, is_child: bool) -> bool:
+    """True once `parent_pid` has ended.
+
+    A worker the app (or the CLI) started is its child (`is_child`): when the parent dies the
+    worker is handed to another process, so `getppid()` changes at once, even while the dead
+    parent is a zombie nobody has waited for yet (which `kill(pid, 0)` still finds alive).
+    """
+    return (is_child and os.getppid() != parent_pid) or not _pid_alive(parent_pid)
 
 
 def _dead_on_this_host(worker_id: str | None) -> bool:
@@ -102,10 +114,12 @@ class Worker:
                             task,
                             Status.FAILED,
                             error_code="INTERRUPTED",
-                            error_message="The task was interrupted twice (the worker stopped); "
-                            "please start it again.",
+                            error_message="The task was interrupted twice (the worker stopped) and "
+                            "nothing was charged; please start it again.",
                             failed_agent=task.current_agent,
                         )
+                        # no report was written, so none of its agents is paid for
+                        billing.refund_task(session, task.task_id, note="task interrupted twice")
                     session.commit()
                     reaped.append(task.task_id)
                 except InvalidStateError:
@@ -197,18 +211,38 @@ class Worker:
         poll_interval: float = 0.5,
         parent_pid: int | None = None,
     ) -> None:
-        """Work until `stop` is set (or, with `exit_when_idle`, until the queue is empty)."""
+        """Work until `stop` is set (or, with `exit_when_idle`, until the queue is empty).
+
+        A worker outlives the database going away: an error in a round (the server restarting
+        under a claim, a reap or a run whose writes gave up waiting) is logged and the round is
+        tried again after a pause that grows to MAX_ERROR_PAUSE_SECONDS. A task left behind by
+        such a round is the reaper's once its heartbeat is stale.
+        """
         stop = stop or threading.Event()
-        self.reap()
-        last_reap = time.monotonic()
+        last_reap = -float("inf")
+        errors = 0
+        is_child = parent_pid is not None and os.getppid() == parent_pid
         while not stop.is_set():
-            if parent_pid is not None and not _pid_alive(parent_pid):
+            if parent_pid is not None and _parent_gone(parent_pid, is_child):
                 log.info("parent process %s is gone; worker stops", parent_pid)
                 return
-            if time.monotonic() - last_reap > self.settings.heartbeat_seconds * 2:
-                self.reap()
-                last_reap = time.monotonic()
-            if self.run_once() is None:
+            try:
+                if time.monotonic() - last_reap > self.settings.heartbeat_seconds * 2:
+                    self.reap()
+                    last_reap = time.monotonic()
+                ran = self.run_once()
+            except Exception as error:
+                errors += 1
+                pause = min(poll_interval * 2**errors, MAX_ERROR_PAUSE_SECONDS)
+                if is_transient(error):
+                    reason = getattr(error, "orig", error)  # the driver's one line, not SQLAlchemy's essay
+                    log.warning("the database did not answer (%s); trying again in %.1f s", reason, pause)
+                else:
+                    log.exception("worker round failed; trying again in %.1f s", pause)
+                stop.wait(pause)
+                continue
+            errors = 0
+            if ran is None:
                 if exit_when_idle:
                     return
                 stop.wait(poll_interval)

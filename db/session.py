@@ -1,17 +1,26 @@
 """Engines and sessions: SQLite in WAL mode with foreign keys on, or MySQL/MariaDB with a
-pre-pinged, recycled pool."""
+pre-pinged, recycled pool; and a retry for units of work that meet a database going away."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 MYSQL_POOL_RECYCLE_SECONDS = 1800
+RETRY_FIRST_PAUSE_SECONDS = 0.25
+RETRY_MAX_PAUSE_SECONDS = 2.0
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -88,3 +97,36 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether `error` says the database could not be reached or dropped the connection.
+
+    The server restarting (refused connections, "server has gone away", a connection lost in the
+    middle of a query), a deadlock or a lock wait timeout all arrive as the driver's
+    OperationalError or InterfaceError; constraint violations and bad SQL never do, so those
+    are never retried.
+    """
+    return isinstance(error, OperationalError | InterfaceError)
+
+
+def retry_transient(work: Callable[[], T], *, within: float, what: str) -> T:
+    """Run `work` (a whole unit of work: it opens and commits its own session) until it gets
+    through the database, for at most `within` seconds; then the last error is raised.
+
+    Only units of work that are safe to run twice may be retried: a compare-and-set, or an
+    insert guarded by a unique key (a charge commits and its acknowledgement is lost: the retry
+    finds the charge and does not take it again). The pool's pre-ping replaces the connections
+    the restart broke, so the first attempt after the server is back succeeds.
+    """
+    deadline = time.monotonic() + within
+    pause = RETRY_FIRST_PAUSE_SECONDS
+    while True:
+        try:
+            return work()
+        except Exception as error:
+            if not is_transient(error) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("the database did not answer while %s (%s); retrying", what, type(error).__name__)
+        time.sleep(pause)
+        pause = min(pause * 2, RETRY_MAX_PAUSE_SECONDS)
