@@ -41,6 +41,9 @@ STABLE_CODE = re.compile(r"^[A-Z][A-Z0-9_]+$")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 HOSTILE_FILES = ("formula_injection.csv", "html_and_markdown.csv")
+# Files only profile-my-data gets here: cleaning and matching 5,000 columns take minutes each
+# (bench/large_file_bench.py and docs/reliability.md give the figures), too long for every CI run.
+PROFILE_ONLY = ("five_thousand_columns.csv",)
 
 
 @pytest.fixture(scope="module")
@@ -144,11 +147,12 @@ def test_every_bad_file_through_every_tool(
     base, _ = running_app
     user = users.create_user(app_services.factory, "badfiles", "password123", credits=1_000_000)
     tools = [tool.id for tool in TOOLS.values() if tool.available]
-    assert "profile-my-data" in tools
+    assert set(tools) == set(TOOLS), "every tool is built: each one gets the whole corpus"
     submitted = {
         _submit(app_services, user.id, tool_id, name, path): (tool_id, name)
         for tool_id in tools
         for name, path in corpus.items()
+        if tool_id == "profile-my-data" or name not in PROFILE_ONLY
     }
     ended = _wait_all(app_services, user.id, list(submitted))
     stuck = [submitted[t] for t in submitted if t not in ended]
