@@ -33,9 +33,8 @@ import requests  # noqa: E402
 
 from bench.datagen import generate  # noqa: E402
 from core import users  # noqa: E402
-from core.services import Services, build_services  # noqa: E402
-from core.settings import load_settings  # noqa: E402
-from tests.app_server import streamlit_app  # noqa: E402
+from core.services import Services  # noqa: E402
+from tests.app_server import app_services, streamlit_app  # noqa: E402
 
 DATA_DIR = ROOT / "bench" / "data"
 BYTES_PER_ROW = 216.6  # what bench/datagen.py writes on average
@@ -150,9 +149,7 @@ def main() -> int:
             with streamlit_app(Path(tmp) / "data", extra_env=env) as (base, app_env):
                 port = base.rsplit(":", 1)[1]
                 app_pid = _pids(rf"streamlit run app.py --server.port {port}\b")[0]
-                names = ("DATA_DIR", "PUBLIC_BASE_URL", "MAX_UPLOAD_MB")
-                settings = load_settings({k: app_env[k] for k in names})
-                services = build_services(settings, migrate=False)
+                services = app_services(app_env)
                 user = users.create_user(services.factory, "large", "password123", credits=1_000_000)
                 for tool_id in tools:
                     run_tool(services, user.id, tool_id, path, app_pid)

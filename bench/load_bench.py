@@ -106,11 +106,10 @@ def reads(services: Services, url: str, count: int) -> None:
 
 
 def load(tmp: Path) -> None:
-    from tests.app_server import streamlit_app  # the same launcher the tests use
+    from tests.app_server import app_services, streamlit_app  # the same launcher the tests use
 
     with streamlit_app(tmp / "data") as (_base, env):
-        settings = load_settings({k: env[k] for k in ("DATA_DIR", "PUBLIC_BASE_URL")})
-        services = build_services(settings, migrate=False)
+        services = app_services(env)
         people = [
             users.create_user(services.factory, f"load{n}", "password123", credits=10_000) for n in range(10)
         ]

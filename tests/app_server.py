@@ -84,3 +84,13 @@ def streamlit_app(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+def app_services(env: dict[str, str]):  # type: ignore[no-untyped-def]
+    """The core services of a running app (its data folder and address), for a test or a
+    benchmark that acts as the app's users while the app's own worker does the work."""
+    from core.services import build_services
+    from core.settings import load_settings
+
+    names = ("DATA_DIR", "PUBLIC_BASE_URL", "MAX_UPLOAD_MB")
+    return build_services(load_settings({k: env[k] for k in names if k in env}), migrate=False)

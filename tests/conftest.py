@@ -129,3 +129,24 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def running_app(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """`streamlit run app.py` on the embedded default with a data folder of its own, shared by
+    the tests of one module: (base URL, environment)."""
+    from tests.app_server import streamlit_app
+
+    folder = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]) / "data"
+    with streamlit_app(folder) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def app_services(running_app: tuple[str, dict[str, str]]) -> Services:
+    """The running app's services, to act as its users (its own worker runs the tasks)."""
+    from tests.app_server import app_services as services_of
+
+    return services_of(running_app[1])

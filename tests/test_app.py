@@ -8,30 +8,16 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
 from core import users
-from core.services import Services, build_services
-from core.settings import PROJECT_ROOT, load_settings
-from tests.app_server import streamlit_app
+from core.services import Services
+from core.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    with streamlit_app(tmp_path_factory.mktemp("appdata") / "data") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def app_services(running_app: tuple[str, dict[str, str]]) -> Services:
-    _, env = running_app
-    return build_services(load_settings({k: env[k] for k in ("DATA_DIR", "PUBLIC_BASE_URL")}), migrate=False)
 
 
 def test_the_app_serves_its_page(running_app: tuple[str, dict[str, str]]) -> None:

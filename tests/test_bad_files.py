@@ -14,7 +14,6 @@ import csv
 import io
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,12 +25,10 @@ from core import users
 from core.errors import FileReadError
 from core.loading import load_table
 from core.registry import TOOLS
-from core.services import Services, build_services
-from core.settings import load_settings
+from core.services import Services
 from db.models import Task
 from db.session import session_scope
 from scripts.make_bad_files import EXPECTED, LARGE, SMALL_DIR, large_corpus
-from tests.app_server import streamlit_app
 
 pytestmark = pytest.mark.slow
 
@@ -71,18 +68,6 @@ def test_each_file_reads_or_fails_as_expected(corpus: dict[str, Path]) -> None:
             verdict = error.code
             assert name in error.message, error.message
         assert verdict == EXPECTED[name], name
-
-
-@pytest.fixture(scope="module")
-def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    with streamlit_app(tmp_path_factory.mktemp("badfiles") / "data") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def app_services(running_app: tuple[str, dict[str, str]]) -> Services:
-    _, env = running_app
-    return build_services(load_settings({k: env[k] for k in ("DATA_DIR", "PUBLIC_BASE_URL")}), migrate=False)
 
 
 def _submit(services: Services, user_id: int, tool_id: str, name: str, path: Path) -> str:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,11 +19,9 @@ from sqlalchemy import event, func, select, text
 
 from bench.load_bench import fill_tasks
 from core import users
-from core.services import Services, build_services
-from core.settings import load_settings
+from core.services import Services
 from db.models import CreditEntry, User
 from db.session import engine_for, session_scope
-from tests.app_server import streamlit_app
 
 AGENTS = ["types", "completeness"]  # two cheap agents: the load is on the engine, not the analysis
 CONTENT = b"city,temp\nOslo,3.5\nLima,19\nPune,\nOslo,4\n"
@@ -33,18 +30,6 @@ DEADLINE_SECONDS = 300
 
 
 # ---- many users at once, through a running app --------------------------------------------
-@pytest.fixture(scope="module")
-def running_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    with streamlit_app(tmp_path_factory.mktemp("load") / "data") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def app_services(running_app: tuple[str, dict[str, str]]) -> Services:
-    _, env = running_app
-    return build_services(load_settings({k: env[k] for k in ("DATA_DIR", "PUBLIC_BASE_URL")}), migrate=False)
-
-
 def _upload(services: Services, user_id: int) -> str:
     files = {"primary": {"filename": "t.csv", "size_bytes": len(CONTENT)}}
     task = services.tasks.create_task(user_id, "profile-my-data", AGENTS, None, files)
