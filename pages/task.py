@@ -67,6 +67,7 @@ def agent_rows(task: dict) -> list[dict]:
 
 @st.fragment(run_every=1.5)
 def live(task_id: str) -> None:
+    current_user()  # each refresh is a request: a deactivated account stops here
     task = load(task_id)
     if task is None or task["status"] in TERMINAL:
         st.rerun()  # the whole page redraws with the results
