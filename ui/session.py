@@ -17,20 +17,13 @@ def services() -> Services:
 
 def current_user() -> UserView:
     """The signed-in user, re-read so the balance and flags are never stale; stops the page
-    (the gate in app.py draws the sign-in screen) when nobody is signed in.
-
-    A fragment that refreshes on its own (the task page's live progress) reruns only itself, not
-    the gate; it calls this on every refresh, so an account deactivated meanwhile reruns the
-    whole app at once and the gate shows the deactivated screen instead of more of the data."""
+    (the gate in app.py draws the sign-in screen) when nobody is signed in."""
     user_id = st.session_state.get(USER_ID)
     if user_id is None:
         st.stop()
     try:
-        user = get_user(services().factory, int(user_id))
+        return get_user(services().factory, int(user_id))
     except NotFoundError:
         st.session_state.pop(USER_ID, None)
         st.stop()
         raise  # unreachable: st.stop() ends the run
-    if not user.can_sign_in:
-        st.rerun()  # a full run: the gate in app.py draws the screen for this account
-    return user
