@@ -163,7 +163,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
                 raise ConfigurationError(f"Setting {name} is required when STORAGE_BACKEND=s3.")
 
     embedded = database_url.startswith("sqlite") and backend == "local"
-    if not embedded and not get("COOKIE_KEY"):
+    cookie_key = (get("COOKIE_KEY") or "").strip() or None  # blank counts as not set
+    if not embedded and not cookie_key:
         raise ConfigurationError(
             "Setting COOKIE_KEY is required outside the embedded default (a shared database or S3 "
             "storage): every app instance must sign sign-in cookies with the same key."
@@ -192,7 +193,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         heartbeat_seconds=float(_int("HEARTBEAT_SECONDS", get("HEARTBEAT_SECONDS"), 5)),
         stale_after_seconds=float(_int("STALE_AFTER_SECONDS", get("STALE_AFTER_SECONDS"), 60)),
         signing_secret=_generated_secret(data_dir, get("SIGNING_SECRET"), "signing_key"),
-        cookie_key=_generated_secret(data_dir, get("COOKIE_KEY"), "cookie_key"),
+        cookie_key=_generated_secret(data_dir, cookie_key, "cookie_key"),
         registration=_choice("REGISTRATION", get("REGISTRATION"), "approval", REGISTRATION_POLICIES),
         signup_credits=_int("SIGNUP_CREDITS", get("SIGNUP_CREDITS"), 100, minimum=0),
         login_max_attempts=_int("LOGIN_MAX_ATTEMPTS", get("LOGIN_MAX_ATTEMPTS"), 5),

@@ -67,6 +67,10 @@ def agent_rows(task: dict) -> list[dict]:
 
 @st.fragment(run_every=1.5)
 def live(task_id: str) -> None:
+    if not current_user().can_sign_in:
+        # A refresh reruns only this fragment, not the sign-in gate in app.py: a full run
+        # lets the gate show the deactivated (or waiting) screen instead of more of the task.
+        st.rerun(scope="app")
     task = load(task_id)
     if task is None or task["status"] in TERMINAL:
         st.rerun()  # the whole page redraws with the results

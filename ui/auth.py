@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities.exceptions import (
@@ -146,7 +147,7 @@ def _register(services: Services, authenticator: stauth.Authenticate, before: di
 
 
 def _authenticator(services: Services, credentials: dict[str, Any]) -> stauth.Authenticate:
-    return stauth.Authenticate(
+    authenticator = stauth.Authenticate(
         credentials,
         COOKIE_NAME,
         services.settings.cookie_key,
@@ -154,6 +155,33 @@ def _authenticator(services: Services, credentials: dict[str, Any]) -> stauth.Au
         auto_hash=False,
         login_sleep_time=0.1,
     )
+    _check_cookies_strictly(authenticator, set(credentials["usernames"]))
+    return authenticator
+
+
+def _check_cookies_strictly(authenticator: stauth.Authenticate, usernames: set[str]) -> None:
+    """Make the widget treat every cookie it cannot fully trust as no cookie at all.
+
+    streamlit-authenticator 0.4.2 catches only a bad signature: a cookie claiming another
+    algorithm (an unsigned `alg: none` token, anyone can make one) raised out of the sign-in
+    screen and left the visitor on an error page with no form; a valid cookie for an account
+    that no longer exists raised LoginError on every run. Here any such cookie reads as absent,
+    so the sign-in form shows.
+    """
+    model = authenticator.cookie_controller.cookie_model
+    key = model.cookie_key
+
+    def decode() -> dict[str, Any] | bool:
+        try:
+            claims = jwt.decode(model.token, key, algorithms=["HS256"])
+        except (jwt.InvalidTokenError, TypeError, ValueError):
+            return False
+        username, expires = claims.get("username"), claims.get("exp_date")
+        if username not in usernames or not isinstance(expires, int | float):
+            return False
+        return claims
+
+    model._token_decode = decode  # the one method that turns the cookie into a user name
 
 
 # The app's page addresses: before sign-in each of them shows the sign-in screen, so a link to a
@@ -178,6 +206,7 @@ def _sign_in_screen(services: Services, authenticator: stauth.Authenticate, befo
     tabs = ["Sign in"] + ([] if services.settings.registration == "closed" else ["Create an account"])
     sign_in, *register = st.tabs(tabs)
     with sign_in:
+        locked = False
         try:
             authenticator.login(
                 location="main",
@@ -191,11 +220,12 @@ def _sign_in_screen(services: Services, authenticator: stauth.Authenticate, befo
                 },
             )
         except LoginError:
+            locked = True
             st.error(
                 "Too many failed attempts for this account. Wait "
                 f"{services.settings.lockout_minutes} minutes or ask an administrator to unlock it."
             )
-        if st.session_state.get("authentication_status") is False:
+        if st.session_state.get("authentication_status") is False and not locked:
             st.error("The user name or password is not right.")
     if register:
         with register[0]:
