@@ -1,13 +1,12 @@
-"""The whole browser flow of tests/test_e2e.py on the production path: MariaDB, EXECUTOR=rq
-and two RQ workers (`python -m core worker`), the app only enqueueing.
-
-It doubles the slowest test of the suite, so it runs when DQ_E2E_PRODUCTION=1 (and Redis and
-MariaDB answer); CI runs the RQ path through tests/test_rq_workers.py.
+"""The production path end to end: MariaDB, EXECUTOR=rq and two RQ workers
+(`python -m core worker`), the app only enqueueing. The whole browser flow of
+tests/test_e2e.py runs against it, and so does the API flow (`python -m core run --api`,
+uploading through the presigned URLs).
 """
 
 from __future__ import annotations
 
-import os
+import json
 import signal
 import subprocess
 import sys
@@ -21,9 +20,6 @@ from tests.app_server import streamlit_app
 from tests.conftest import _empty_tables
 from tests.test_e2e import new_page, pytestmark, test_the_whole_flow  # noqa: F401  (collected here too)
 from tests.test_rq_workers import REDIS_URL, _redis_available
-
-if not os.environ.get("DQ_E2E_PRODUCTION"):
-    pytestmark = [*pytestmark, pytest.mark.skip(reason="set DQ_E2E_PRODUCTION=1 to run")]
 
 
 @pytest.fixture
@@ -63,3 +59,27 @@ def app(tmp_path_factory: pytest.TempPathFactory, mariadb_url: str) -> Iterator[
                     worker.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     worker.kill()
+
+
+def test_the_api_flow_on_the_production_path(app: str, mariadb_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A token made for a user of the production database drives `run --api`: the file goes
+    to its presigned URL, an RQ worker processes the task, the downloads come back."""
+    from core import tokens, users
+    from db.session import session_factory
+    from tests.test_cli_api import CSV, run_cli
+
+    factory = session_factory(mariadb_url)
+    name = f"api{uuid.uuid4().hex[:6]}"
+    user = users.create_user(factory, name, password_hash="$2b$12$" + "x" * 53, credits=100)
+    token, _ = tokens.create_token(factory, user.id, "production flow")
+    source = tmp_path / "contacts.csv"
+    source.write_text(CSV)
+    out = tmp_path / "out"
+    done = run_cli(
+        tmp_path, "--api", app, "--token", token, "--tool", "profile-my-data",
+        "--file", f"primary={source}", "--agents", "types,patterns", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    task = json.loads(done.stdout)
+    assert task["status"] == "completed" and task["agents_completed"] == ["types", "patterns"]
+    assert json.loads((out / "report.json").read_text())["task_id"] == task["task_id"]
