@@ -117,3 +117,19 @@ def test_xlsx_stays_xlsx_with_columns_and_row_order_kept(services, user) -> None
     assert cleaned.sheetnames == ["People"]
     values = [list(r) for r in cleaned["People"].iter_rows(values_only=True)]
     assert values == [["name", "amount"], ["Ann", 10], ["Bob", None], ["Cy", 7.5]]
+
+
+def test_an_outlier_in_a_removed_duplicate_row_is_left_out_of_the_row_list(services, user) -> None:  # type: ignore[no-untyped-def]
+    """The outliers agent finds outliers on every row, then drops the rows the duplicates
+    agent removed: the per-row reasons must be dropped with them (a misaligned list once
+    crashed the outputs)."""
+    amounts = [str(10 + (i % 7)) for i in range(60)]
+    lines = ["id,amount"] + [f"{i},{a}" for i, a in enumerate(amounts)] + ["99,5000000", "99,5000000"]
+    task = new_task(services, user.id, "\n".join(lines) + "\n", "amounts.csv", tool_id="clean-my-data")
+    done = run(services, user.id, task["task_id"])
+    assert done["status"] == "completed", done
+    removed = _frame(read_output(services, done, "removed_rows.csv"))
+    assert len(removed) == 1
+    issues = _frame(read_output(services, done, "issue_rows.csv"))
+    outliers = issues[(issues["agent"] == "outliers") & (issues["column"] == "amount")]
+    assert outliers["row"].tolist() == ["61"]  # the kept copy of the outlier, not the removed one

@@ -40,7 +40,7 @@ class OutliersAgent:
                 profile = column_profile(scratch, table, column)
                 found = column_outliers(scratch, table, profile)
                 for check in found.checks:
-                    check.rows = check.rows[live[check.rows]]
+                    check.keep_rows(live[check.rows])  # rows removed as duplicates are not outliers
                     check.dimension = "none"
                     checks.append(check)
                     if action == "flag" or check.code != "OUTLIERS" or "usual_low" not in found.facts:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from core.agents.base import AgentResult, Finding, Recommendation
 from core.agents.rows import refs
@@ -40,6 +41,21 @@ class Check:
     @property
     def count(self) -> int:
         return len(self.rows)
+
+    def keep_rows(self, keep: np.ndarray) -> None:
+        """Keep only the rows where `keep` (a mask over `rows`) is true, with their per-row
+        values and reasons, so the three stay aligned."""
+        self.rows = self.rows[keep]
+        self.values = _kept(self.values, keep)
+        self.reasons = _kept(self.reasons, keep)
+
+
+def _kept(per_row: Any, keep: np.ndarray) -> Any:
+    if per_row is None or isinstance(per_row, str):  # nothing per row, or one text for every row
+        return per_row
+    if isinstance(per_row, pa.Array | pa.ChunkedArray):
+        return per_row.filter(pa.array(keep))
+    return np.asarray(per_row, dtype=object)[keep]
 
 
 def emit(result: AgentResult, agent: str, checks: list[Check]) -> None:
