@@ -81,6 +81,13 @@ def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_run_through_the_api_uploads_processes_and_downloads(running_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base, token = running_app
+    check_api_run(base, token, tmp_path)
+    assert not (tmp_path / "client-data" / "app.db").exists()  # the client never opened a database
+
+
+def check_api_run(base: str, token: str, tmp_path: Path) -> None:
+    """`run --api` with a token: the file goes to its presigned URL, the app's workers process
+    the task, the downloads come back (used on the production path too)."""
     source = tmp_path / "contacts.csv"
     source.write_text(CSV)
     out = tmp_path / "out"
@@ -96,7 +103,6 @@ def test_run_through_the_api_uploads_processes_and_downloads(running_app, tmp_pa
     assert report["task_id"] == task["task_id"]
     assert "INVALID_EMAIL" in {a["code"] for a in report["alerts"]}
     assert (out / "report.xlsx").stat().st_size > 0
-    assert not (tmp_path / "client-data" / "app.db").exists()  # the client never opened a database
 
 
 def test_api_errors_keep_their_code_and_exit_2(running_app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -6,8 +6,6 @@ uploading through the presigned URLs).
 
 from __future__ import annotations
 
-import json
-import signal
 import subprocess
 import sys
 import uuid
@@ -19,7 +17,7 @@ from core.settings import PROJECT_ROOT
 from tests.app_server import streamlit_app
 from tests.conftest import _empty_tables
 from tests.test_e2e import new_page, pytestmark, test_the_whole_flow  # noqa: F401  (collected here too)
-from tests.test_rq_workers import REDIS_URL, _redis_available
+from tests.test_rq_workers import REDIS_URL, _redis_available, stop_processes
 
 
 @pytest.fixture
@@ -52,13 +50,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, mariadb_url: str) -> Iterator[
         try:
             yield base
         finally:
-            for worker in workers:
-                worker.send_signal(signal.SIGTERM)
-            for worker in workers:
-                try:
-                    worker.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+            stop_processes(workers)
 
 
 def test_the_api_flow_on_the_production_path(app: str, mariadb_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -66,20 +58,10 @@ def test_the_api_flow_on_the_production_path(app: str, mariadb_url: str, tmp_pat
     to its presigned URL, an RQ worker processes the task, the downloads come back."""
     from core import tokens, users
     from db.session import session_factory
-    from tests.test_cli_api import CSV, run_cli
+    from tests.test_cli_api import check_api_run
 
     factory = session_factory(mariadb_url)
     name = f"api{uuid.uuid4().hex[:6]}"
     user = users.create_user(factory, name, password_hash="$2b$12$" + "x" * 53, credits=100)
     token, _ = tokens.create_token(factory, user.id, "production flow")
-    source = tmp_path / "contacts.csv"
-    source.write_text(CSV)
-    out = tmp_path / "out"
-    done = run_cli(
-        tmp_path, "--api", app, "--token", token, "--tool", "profile-my-data",
-        "--file", f"primary={source}", "--agents", "types,patterns", "--out", str(out),
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    task = json.loads(done.stdout)
-    assert task["status"] == "completed" and task["agents_completed"] == ["types", "patterns"]
-    assert json.loads((out / "report.json").read_text())["task_id"] == task["task_id"]
+    check_api_run(app, token, tmp_path)

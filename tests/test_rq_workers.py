@@ -51,6 +51,19 @@ SMALL_CSV = (
 )
 
 
+def stop_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each process still running (a worker finishes its step), then wait; kill what
+    does not stop within 30 s."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def _redis_available() -> bool:
     from redis import Redis
     from redis.exceptions import RedisError
@@ -287,14 +300,7 @@ def test_two_workers_twenty_tasks_ten_clients_one_worker_killed(
         victim_charges = {agent for task_id, agent in charges if task_id == victim_task}
         assert victim_charges == set(get_tool("profile-my-data").default_agents())
     finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-        for worker in workers:
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_processes(workers)
 
 
 # ---- the pieces, in one process ---------------------------------------------------------------
@@ -449,13 +455,7 @@ def test_the_app_only_enqueues_and_two_workers_run_the_tasks(
             assert int(ran_by.rpartition(":")[2]) in pids
             assert (tmp_path / "out" / "report.json").exists()
         finally:
-            for worker in workers:
-                worker.send_signal(signal.SIGTERM)
-            for worker in workers:
-                try:
-                    worker.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+            stop_processes(workers)
 
 
 @IN_PROCESS_RQ
