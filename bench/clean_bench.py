@@ -33,20 +33,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.registry import get_tool  # noqa: E402
+
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 DEFAULT_BENCHMARKS = Path(
     os.environ.get("CLEAN_BENCHMARKS", ROOT.parent / "shared" / "benchmarks" / "cleaning")
 )
 DATASETS = ("hospital", "flights", "beers", "rayyan")
-CLEAN_AGENTS = (
-    "tidy_text",
-    "missing_values",
-    "types_formats",
-    "category_variants",
-    "dependency_repair",
-    "duplicates",
-    "outliers",
-)
+CLEAN_AGENTS = {agent.id for agent in get_tool("clean-my-data").agents}  # the registry's, not a copy
 TARGETS = {
     "hospital": ("correction", 0.90, 0.97),
     "flights": ("correction", 0.75, 0.90),
