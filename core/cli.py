@@ -19,9 +19,7 @@ import getpass
 import json
 import logging
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -32,10 +30,11 @@ from core import billing, users
 from core.errors import DQError, ValidationError
 from core.logs import configure_logging
 from core.registry import registry_as_dict
-from core.settings import PROJECT_ROOT, get_settings
+from core.settings import get_settings
 from core.states import TERMINAL
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+POLL_SECONDS = 0.3
 
 
 def _services(migrate: bool = True):  # type: ignore[no-untyped-def]
@@ -57,51 +56,51 @@ def cmd_tools(_: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _start_worker_process() -> subprocess.Popen[bytes]:
-    """A worker process that runs queued tasks and exits once the queue is empty."""
-    # the worker logs at this command's level, so its lines do not drown the progress shown here
-    level = os.environ.get("LOG_LEVEL") or "WARNING"
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "LOG_LEVEL": level}
-    return subprocess.Popen(
-        [sys.executable, "-m", "core", "worker", "--exit-when-idle", "--parent-pid", str(os.getpid())],
-        cwd=os.getcwd(),
-        env=env,
-    )
+def _run_here(services: Any, task_id: str) -> threading.Thread:
+    """Run the queued task in this process, as a worker would: claimed by compare-and-set (so
+    if an app's worker got there first, this one only watches) and run by the same runner. A
+    second process would cost a second start-up and a second copy of every import."""
+    from core.runner import run_task
+
+    worker = services.worker()
+
+    def run() -> None:
+        if worker.claim(task_id):
+            run_task(task_id, services.factory, services.store, services.settings)
+
+    thread = threading.Thread(target=run, name=f"task-{task_id}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _wait(services: Any, user_id: int, task_id: str, timeout: float | None) -> dict[str, Any]:
     """Poll the task, printing progress to standard error, until it ends."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    # with EXECUTOR=rq the task went to the RQ workers; otherwise this command brings its own worker
-    local = services.settings.executor == "process"
-    worker = _start_worker_process() if local else None
+    # with EXECUTOR=rq the task went to the RQ workers; otherwise this command runs it itself
+    runner = _run_here(services, task_id) if services.settings.executor == "process" else None
     last = None
-    try:
-        while True:
-            task = services.tasks.get_task(user_id, task_id)
-            line = (task["status"], task["progress"], task["current_agent"], task["progress_message"])
-            if line != last:
-                agent = f" {task['current_agent']}:" if task["current_agent"] else ""
-                print(
-                    f"[{task['progress']:3d}%] {task['status']}{agent} {task['progress_message'] or ''}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                last = line
-            if task["status"] in TERMINAL:
-                return task
-            if worker is not None and worker.poll() is not None and task["status"] == "queued":
-                worker = _start_worker_process()  # it found the queue empty a moment too early
-            if deadline is not None and time.monotonic() > deadline:
-                services.tasks.cancel_task(user_id, task_id)
-                return services.tasks.get_task(user_id, task_id)
-            time.sleep(0.3)
-    finally:
-        try:
-            if worker is not None:
-                worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.terminate()
+    while True:
+        task = services.tasks.get_task(user_id, task_id)
+        line = (task["status"], task["progress"], task["current_agent"], task["progress_message"])
+        if line != last:
+            agent = f" {task['current_agent']}:" if task["current_agent"] else ""
+            print(
+                f"[{task['progress']:3d}%] {task['status']}{agent} {task['progress_message'] or ''}",
+                file=sys.stderr,
+                flush=True,
+            )
+            last = line
+        if task["status"] in TERMINAL:
+            if runner is not None:
+                runner.join(timeout=30)  # the run's last steps after its final transition
+            return task
+        if deadline is not None and time.monotonic() > deadline:
+            services.tasks.cancel_task(user_id, task_id)
+            return services.tasks.get_task(user_id, task_id)
+        if runner is not None and runner.is_alive():
+            runner.join(POLL_SECONDS)  # back at once when the run ends
+        else:
+            time.sleep(POLL_SECONDS)
 
 
 def _run_paths(args: argparse.Namespace) -> dict[str, Path]:
@@ -157,8 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for filename, key in task["output_keys"].items():
-        with services.store.open_read(key) as source, (out / filename).open("wb") as target:
-            shutil.copyfileobj(source, target)
+        services.store.save_to(key, out / filename)  # a copy: the user may edit these
     print(json.dumps(task, indent=2, ensure_ascii=False))
     return EXIT_OK if task["status"] == "completed" else EXIT_FAILED
 
@@ -283,8 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run",
         help="run a tool on local files and save every download",
-        description="Create a task, store the files, process them in a worker process while printing "
-        "progress to standard error, print the final task as JSON and write every download into --out. "
+        description="Create a task, store the files, run it in this process as a worker would (with "
+        "EXECUTOR=rq: wait for the RQ workers) while printing progress to standard error, print the "
+        "final task as JSON and write every download into --out. "
         "Exit code 0 when the task completed, 1 when it failed.",
     )
     p.add_argument("--tool", required=True, help="tool id, e.g. profile-my-data (see `tools`)")

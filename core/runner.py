@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import shutil
 import tempfile
 import threading
 import time
@@ -158,8 +157,7 @@ def _load_inputs(
                 code="FILES_NOT_FOUND",
             )
         path = workdir / f"{slot_key}.input"
-        with store.open_read(key) as source, path.open("wb") as target:
-            shutil.copyfileobj(source, target, length=1024 * 1024)
+        store.save_to(key, path, may_link=True)  # the run's private snapshot of the input
         tables[slot_key] = load_table(
             path,
             slot_key,

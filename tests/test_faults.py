@@ -140,7 +140,7 @@ def test_an_input_that_cannot_be_read_fails_before_anything_is_charged(
     services: Services, user: users.UserView
 ) -> None:
     task_id = queued_task(services, user.id)
-    store = FaultyStore(services.store, open_read=unavailable(times=None, what="read"))
+    store = FaultyStore(services.store, save_to=unavailable(times=None, what="read"))
     task = run_with(services, store, user.id, task_id)
     assert (task["status"], task["error_code"]) == ("failed", "STORAGE_UNAVAILABLE")
     assert users.find_user(services.factory, "faulty").credits == 100

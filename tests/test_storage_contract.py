@@ -189,6 +189,26 @@ def test_open_read_streams_in_chunks(store: ObjectStore, prefix: str) -> None:
     assert b"".join(chunks) == data
 
 
+def test_write_from_a_file_part_way_through_and_save_to_a_local_file(
+    store: ObjectStore, prefix: str, tmp_path: Path
+) -> None:
+    """A file object is stored from its current position (the kernel-copy path between two
+    files on disk must honour it too), and `save_to` gives back exactly the stored bytes."""
+    key = f"{prefix}inputs/from-file.bin"
+    data = hashlib.sha256(b"file").digest() * (2 * 1024 * 1024 // 32)  # 2 MiB
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"HEADER" + data)
+    with source.open("rb") as fh:
+        assert fh.read(6) == b"HEADER"
+        store.write(key, fh)
+    saved = tmp_path / "saved.bin"
+    store.save_to(key, saved)
+    assert saved.read_bytes() == data
+    with pytest.raises(StorageError) as caught:
+        store.save_to(f"{prefix}inputs/missing.bin", tmp_path / "nothing.bin")
+    assert caught.value.code == "OBJECT_NOT_FOUND"
+
+
 def test_missing_object_errors(store: ObjectStore, prefix: str) -> None:
     key = f"{prefix}inputs/missing.csv"
     assert store.exists(key) is False

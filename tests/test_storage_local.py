@@ -447,3 +447,21 @@ def test_receive_upload_directly_counts_bytes(store: LocalObjectStore, key: str)
 
 def test_repr_hides_the_secret(store: LocalObjectStore) -> None:
     assert SECRET not in repr(store)
+
+
+def test_a_linked_snapshot_survives_the_objects_replacement_and_deletion(
+    store: LocalObjectStore, key: str, tmp_path: Path
+) -> None:
+    """`save_to(may_link=True)` gives a run its input without copying it; since objects are
+    replaced by rename, the snapshot keeps the bytes it was taken with."""
+    store.write(key, b"a,b\n1,2\n")
+    snapshot = tmp_path / "input.csv"
+    store.save_to(key, snapshot, may_link=True)
+    assert snapshot.stat().st_ino == store.blob_path(key).stat().st_ino  # linked, not copied
+    store.write(key, b"a,b\n3,4\n")
+    store.delete(key)
+    assert snapshot.read_bytes() == b"a,b\n1,2\n"
+    copy = tmp_path / "copy.csv"
+    store.write(key, b"x\n")
+    store.save_to(key, copy)
+    assert copy.stat().st_ino != store.blob_path(key).stat().st_ino
