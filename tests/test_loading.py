@@ -372,3 +372,21 @@ def test_a_workbook_that_would_expand_enormously_is_refused_before_it_is_opened(
     with pytest.raises(FileReadError) as error:
         load_table(path, "primary", "bomb.xlsx")
     assert error.value.code == "FILE_TOO_LARGE" and "expand" in error.value.message
+
+
+def test_quoted_line_breaks_are_kept_and_files_without_quotes_read_the_same(tmp_path: Path) -> None:
+    """Only a quoted field can hold a line break; a file without any quote is read the faster
+    way, and both must give the same cells."""
+    quoted = load(write(tmp_path, "quoted.csv", 'id,note\n1,"two\nlines"\n2,plain\n'))
+    assert rows(quoted) == [["1", "two\nlines"], ["2", "plain"]]
+    bare = load(write(tmp_path, "bare.csv", "id,note\n1,one line\n2,plain\n"))
+    assert rows(bare) == [["1", "one line"], ["2", "plain"]]
+    assert bare.frame["note"].dtype == "str"
+
+
+def test_a_stray_byte_in_a_utf8_file_read_natively_is_an_encoding_error(tmp_path: Path) -> None:
+    """UTF-8 is parsed natively (no Python decoder in between); an invalid byte late in the
+    file must still be refused with the encoding code, not read as garbage."""
+    path = tmp_path / "late.csv"
+    path.write_bytes(("code,label\n" + "A1,plain\n" * 50_000).encode() + b"Z9,\xff\xfe\n")
+    assert error_code(path, encoding="utf-8") == "ENCODING_ERROR"
