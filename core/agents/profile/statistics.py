@@ -37,8 +37,17 @@ class StatisticsAgent:
         bins = int(context.parameters.get("histogram_bins", DEFAULT_HISTOGRAM_BINS))
         result = AgentResult()
         kinds = {"numeric": 0, "date": 0, "boolean": 0, "text": 0}
-        for table, profile in each_column(context, ("column_type",), then=typed_if_useful):
-            stats = column_statistics(profile, top_values=top, histogram_bins=bins)
+        computed: dict[int, dict[str, Any]] = {}
+
+        def compute(_: LoadedTable, profile: ColumnProfile) -> None:
+            """Per column on the shared pool, so columns are summarised side by side."""
+            typed_if_useful(_, profile)
+            computed[id(profile)] = column_statistics(profile, top_values=top, histogram_bins=bins)
+
+        for table, profile in each_column(context, ("column_type",), then=compute):
+            stats = computed.pop(id(profile), None)
+            if stats is None:  # not computed by the pool (nothing to warm): compute it here
+                stats = column_statistics(profile, top_values=top, histogram_bins=bins)
             result.columns[(table.file_key, profile.name)] = stats
             kinds[_kind(profile)] += 1
             result.alerts.extend(_alerts(table, profile, stats))
@@ -67,9 +76,8 @@ def _kind(profile: ColumnProfile) -> str:
 def column_statistics(profile: ColumnProfile, *, top_values: int, histogram_bins: int) -> dict[str, Any]:
     """The statistics of one column, as plain JSON values."""
     kind = _kind(profile)
-    present = profile.present
     stats: dict[str, Any] = {
-        "count": len(present),
+        "count": profile.encoded.rows_count(~profile.missing_codes),
         "min": None,
         "max": None,
         "mean": None,
@@ -80,8 +88,9 @@ def column_statistics(profile: ColumnProfile, *, top_values: int, histogram_bins
     }
     if kind == "numeric":
         values = _finite(profile.typed.dropna())
-        stats.update(_numeric(values, histogram_bins))
-        stats["top_values"] = _top_values(values, top_values)
+        ordered = _sorted_numbers(values)
+        stats.update(_numeric(values, ordered, histogram_bins))
+        stats["top_values"] = _top_values(ordered, top_values)
     else:
         stats["distinct_count"] = profile.column_type.distinct_count
         stats["top_values"] = _top_text_values(profile, top_values)
@@ -92,7 +101,7 @@ def column_statistics(profile: ColumnProfile, *, top_values: int, histogram_bins
             stats["true_count"] = int(typed.sum())
             stats["false_count"] = int((~typed).sum())
         else:
-            stats.update(_lengths(present))
+            stats.update(_lengths(profile))
     return stats
 
 
@@ -113,23 +122,40 @@ def _finite(values: pd.Series) -> pd.Series:
     return values if finite.all() else values[finite]
 
 
-def _numeric(values: pd.Series, bins: int) -> dict[str, Any]:
-    """Summary of finite typed numbers; integers keep their exact min and max."""
-    floats = values.to_numpy(dtype="float64")
-    if len(floats) == 0:
+def _numeric(values: pd.Series, ordered: np.ndarray, bins: int) -> dict[str, Any]:
+    """Summary of finite typed numbers; integers keep their exact min and max.
+
+    Everything comes from one sort: quantiles and median read the sorted values, the distinct
+    values and their counts are its runs, and histogram counts are positions of the bin edges,
+    with the same edges and the same bin for every value as `np.histogram` gives. `ordered` is
+    `values` sorted (`_sorted_numbers`)."""
+    if len(ordered) == 0:
         return {"distinct_count": 0}
+    floats = ordered.astype("float64", copy=False)
     quantiles = np.quantile(floats, list(QUANTILES.values()))
-    counts, edges = np.histogram(floats, bins=bins)
+    edges = np.histogram_bin_edges(floats, bins=bins)
+    positions = np.searchsorted(floats, edges, side="left")
+    positions[-1] = len(floats)  # the last bin includes its right edge
+    counts = np.diff(positions)
+    distinct = 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
+    as_read = values.to_numpy(dtype="float64")  # sums in row order: the same rounding as before
     return {
-        "distinct_count": int(values.nunique()),
-        "min": _plain(values.min()),
-        "max": _plain(values.max()),
-        "mean": _plain(float(floats.mean())),
+        "distinct_count": distinct,
+        "min": _plain(ordered[0]),
+        "max": _plain(ordered[-1]),
+        "mean": _plain(float(as_read.mean())),
         "median": _plain(float(np.median(floats))),
-        "std": _plain(float(floats.std(ddof=1))) if len(floats) > 1 else None,
+        "std": _plain(float(as_read.std(ddof=1))) if len(floats) > 1 else None,
         "quantiles": {name: _plain(float(q)) for name, q in zip(QUANTILES, quantiles, strict=True)},
         "histogram": {"bins": [float(e) for e in edges], "counts": [int(c) for c in counts]},
     }
+
+
+def _sorted_numbers(values: pd.Series) -> np.ndarray:
+    """The values sorted, as int64 for integer columns (exact beyond 2**53) else float64."""
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return np.sort(values.to_numpy(dtype="int64"))
+    return np.sort(values.to_numpy(dtype="float64"))
 
 
 def _dates(values: pd.Series, inferred: str, bins: int) -> dict[str, Any]:
@@ -163,37 +189,31 @@ def _date_histogram(values: pd.Series, bins: int) -> dict[str, Any]:
     }
 
 
-def _lengths(present: pd.Series) -> dict[str, Any]:
-    if present.empty:
+def _lengths(profile: ColumnProfile) -> dict[str, Any]:
+    """Text lengths in characters over the filled rows, measured once per distinct value."""
+    encoded = profile.encoded
+    rows = np.where(profile.missing_codes, 0, encoded.counts)
+    if not rows.any():
         return {"min_length": None, "max_length": None, "mean_length": None}
-    lengths = present.str.len()
+    lengths = pc.utf8_length(encoded.values).to_numpy(zero_copy_only=False).astype(np.int64)
+    used = lengths[rows > 0]
     return {
-        "min_length": int(lengths.min()),
-        "max_length": int(lengths.max()),
-        "mean_length": float(lengths.mean()),
+        "min_length": int(used.min()),
+        "max_length": int(used.max()),
+        "mean_length": float(int((lengths * rows).sum()) / int(rows.sum())),
     }
 
 
-SORT_IN_PYTHON_UP_TO = 2_000  # distinct values; pandas' nlargest costs milliseconds even on few
-
-
-def _top_values(values: pd.Series, limit: int) -> list[dict[str, Any]]:
-    """The most common values, ties broken by value so the list is the same every run."""
-    if values.empty:
+def _top_values(ordered: np.ndarray, limit: int) -> list[dict[str, Any]]:
+    """The most common values, ties broken by value so the list is the same every run; from
+    the runs of the sorted values (no hashing)."""
+    if len(ordered) == 0:
         return []
-    counts = values.value_counts(sort=False)
-    if len(counts) <= SORT_IN_PYTHON_UP_TO:  # a plain sort is fastest, and the same order
-        ordered = sorted(counts.items(), key=lambda item: (-int(item[1]), item[0]))[:limit]
-        return [{"value": _plain(value), "count": int(count)} for value, count in ordered]
-    if len(counts) > limit:
-        # Sorting a million tied singletons in Python takes seconds: keep the clear leaders,
-        # and fill the remaining places with the smallest of the values tied at the cut.
-        cut = int(counts.nlargest(limit).min())
-        leaders = counts[counts > cut]
-        tied = counts.index[(counts == cut).to_numpy()].sort_values()[: limit - len(leaders)]
-        counts = pd.concat([leaders, pd.Series(cut, index=tied)])
-    ordered = sorted(counts.items(), key=lambda item: (-int(item[1]), item[0]))
-    return [{"value": _plain(value), "count": int(count)} for value, count in ordered]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    counts = np.diff(np.append(starts, len(ordered)))
+    distinct = ordered[starts]  # ascending, so a stable sort by count keeps ties in value order
+    best = np.argsort(-counts, kind="stable")[:limit]
+    return [{"value": _plain(distinct[i]), "count": int(counts[i])} for i in best]
 
 
 def _top_text_values(profile: ColumnProfile, limit: int) -> list[dict[str, Any]]:
