@@ -109,6 +109,18 @@ def _correlations(profiles: list[ColumnProfile], n: int) -> tuple[list[dict[str,
     return pairs, len(rows)
 
 
+def _both_filled(a: ColumnProfile, b: ColumnProfile) -> np.ndarray | None:
+    """Rows where both columns are filled; None when that is every row (most pairs), which
+    spares a million-row mask and copy per pair."""
+    if not (a.missing_codes.any() or b.missing_codes.any()):
+        return None
+    return ~(a.missing.to_numpy() | b.missing.to_numpy())
+
+
+def _rows(codes: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    return codes if mask is None else codes[mask]
+
+
 def _cramers_v(a: np.ndarray, b: np.ndarray, card_a: int, card_b: int) -> float:
     table = np.bincount(a * card_b + b, minlength=card_a * card_b).reshape(card_a, card_b).astype(float)
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
@@ -130,12 +142,12 @@ def _associations(profiles: list[ColumnProfile]) -> list[dict[str, Any]]:
     chosen = [p for p in profiles if _categorical(p, ASSOCIATION_MAX_VALUES)]
     pairs = []
     for a, b in combinations(chosen, 2):
-        both = ~(a.missing_codes[a.encoded.codes] | b.missing_codes[b.encoded.codes])
-        if both.sum() < 2:
+        both = _both_filled(a, b)
+        if both is not None and both.sum() < 2:
             continue
         v = _cramers_v(
-            a.encoded.codes[both].astype(np.int64),
-            b.encoded.codes[both].astype(np.int64),
+            _rows(a.encoded.codes, both).astype(np.int64),
+            _rows(b.encoded.codes, both).astype(np.int64),
             len(a.encoded.counts),
             len(b.encoded.counts),
         )
@@ -144,21 +156,47 @@ def _associations(profiles: list[ColumnProfile]) -> list[dict[str, Any]]:
     return pairs
 
 
+DENSE_PAIR_CELLS = 2_000_000  # A values x B values up to which pairs are counted in a table
+
+
 def _fd_share(a: np.ndarray, b: np.ndarray, card_b: int) -> tuple[float, np.ndarray, np.ndarray]:
     """Share of rows whose `b` is the most common `b` of their `a`; that usual `b` per `a`
-    value, and a mask of the rows that differ from it."""
-    key = a.astype(np.int64) * card_b + b
-    pair_codes, pairs = pd.factorize(key)
+    value (-1 for an `a` value no row holds), and a mask of the rows that differ from it.
+    Among equally common `b` values the pair seen first in the rows is the usual one."""
+    card_a = int(a.max()) + 1 if len(a) else 0
+    if len(a) and card_a * card_b <= DENSE_PAIR_CELLS:
+        best, agree = _usual_b_dense(a, b, card_a, card_b)
+    else:
+        best, agree = _usual_b_hashed(a, b, card_a, card_b)
+    differs = b != best[a]
+    return agree / len(a) if len(a) else 1.0, best, differs
+
+
+def _usual_b_dense(a: np.ndarray, b: np.ndarray, card_a: int, card_b: int) -> tuple[np.ndarray, int]:
+    """`_fd_share`'s usual `b` from a table of pair counts (one bincount, no hashing)."""
+    counts = np.bincount(a.astype(np.int64) * card_b + b, minlength=card_a * card_b).reshape(card_a, card_b)
+    top = counts.max(axis=1)
+    best = counts.argmax(axis=1).astype(np.int64)
+    tied = (top > 0) & ((counts == top[:, None]).sum(axis=1) > 1)
+    if tied.any():  # the tie goes to the pair whose first row comes first
+        rows = np.flatnonzero(tied[a] & (counts[a, b] == top[a]))
+        tied_a, first = np.unique(a[rows], return_index=True)
+        best[tied_a] = b[rows[first]]
+    best[top == 0] = -1
+    return best, int(top.sum())
+
+
+def _usual_b_hashed(a: np.ndarray, b: np.ndarray, card_a: int, card_b: int) -> tuple[np.ndarray, int]:
+    """`_fd_share`'s usual `b` for too many value pairs to tabulate: pairs are hashed."""
+    pair_codes, pairs = pd.factorize(a.astype(np.int64) * card_b + b)
     pair_counts = np.bincount(pair_codes)
     pair_a, pair_b = pairs // card_b, pairs % card_b
     order = np.lexsort((-pair_counts, pair_a))  # per a, the most common pair first
     first = np.ones(len(order), dtype=bool)
     first[1:] = pair_a[order][1:] != pair_a[order][:-1]
-    best = np.full(int(a.max()) + 1 if len(a) else 0, -1, dtype=np.int64)
+    best = np.full(card_a, -1, dtype=np.int64)
     best[pair_a[order][first]] = pair_b[order][first]
-    agree = int(pair_counts[order][first].sum())
-    differs = b != best[a]
-    return agree / len(a) if len(a) else 1.0, best, differs
+    return best, int(pair_counts[order][first].sum())
 
 
 def _values_covering(profile: ColumnProfile, share: float) -> int:
@@ -194,9 +232,9 @@ def _dependencies(profiles: list[ColumnProfile], n: int) -> list[Dependency]:
         share, _, _ = _fd_share(sample_a, sample_b, len(b.encoded.counts))
         if share < FD_SCREEN_SHARE:
             continue
-        both = ~(a.missing_codes[codes_a] | b.missing_codes[codes_b])
-        positions = np.flatnonzero(both)
-        full_a, full_b = codes_a[positions], codes_b[positions]
+        both = _both_filled(a, b)
+        positions = np.arange(n) if both is None else np.flatnonzero(both)
+        full_a, full_b = _rows(codes_a, both), _rows(codes_b, both)
         share, best, differs = _fd_share(full_a, full_b, len(b.encoded.counts))
         if share < FD_MIN_SHARE:
             continue
