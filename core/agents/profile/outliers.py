@@ -68,10 +68,14 @@ def _compute(table: LoadedTable, profile: ColumnProfile) -> ColumnOutliers:
     return ColumnOutliers({})
 
 
-def _fences(values: np.ndarray) -> dict[str, float]:
-    q1, median, q3 = np.quantile(values, [0.25, 0.5, 0.75])
+def _fences(values: np.ndarray, *, ordered: bool = False) -> dict[str, float]:
+    """Quartiles, IQR fences and the median absolute deviation. Order statistics do not
+    depend on the order of `values`, so they are read off one sort (`ordered` when `values`
+    is sorted already: a log of sorted values is sorted too)."""
+    ordered_values = values if ordered else np.sort(values)
+    q1, median, q3 = np.quantile(ordered_values, [0.25, 0.5, 0.75])
     iqr = q3 - q1
-    mad = float(np.median(np.abs(values - median)))
+    mad = float(np.median(np.abs(ordered_values - median)))
     return {
         "q1": float(q1),
         "median": float(median),
@@ -96,14 +100,15 @@ def _numeric(table: LoadedTable, profile: ColumnProfile) -> ColumnOutliers:
     values = typed[positions]
     if len(values) < MIN_VALUES:
         return ColumnOutliers({})
-    fence = _fences(values)
+    ordered = np.sort(values)
+    fence = _fences(ordered, ordered=True)
     scale = "linear"
     measured = values
-    if values.min() > 0 and _skewed(fence):
+    if ordered[0] > 0 and _skewed(fence):
         # prices, amounts, sizes: a long right tail is their nature, not a mistake; judged on
         # a log scale the tail is ordinary and only the values far beyond it stand out
         scale, measured = "log", np.log(values)
-        fence = {**_fences(measured), "lower_fence_value": 0.0, "upper_fence_value": 0.0}
+        fence = {**_fences(np.log(ordered), ordered=True), "lower_fence_value": 0.0, "upper_fence_value": 0.0}
         fence["lower_fence_value"] = float(np.exp(fence["lower_fence"]))
         fence["upper_fence_value"] = float(np.exp(fence["upper_fence"]))
     low = fence.get("lower_fence_value", fence["lower_fence"])
