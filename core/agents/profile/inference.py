@@ -891,6 +891,8 @@ def warm(
     todo = [(t, p) for t, p in every if then is not None or any(a not in p.__dict__ for a in attributes)]
     if not todo:
         return False
+    # the costliest columns first, so the last ones to finish are short and no core waits long
+    todo.sort(key=lambda pair: -_expected_cost(pair[1]))
 
     def compute(table: LoadedTable, profile: ColumnProfile) -> str:
         for attribute in attributes:
@@ -904,6 +906,14 @@ def warm(
         for done, future in enumerate(as_completed(futures), start=1):
             context.progress(share * done / len(todo), future.result())
     return True
+
+
+def _expected_cost(profile: ColumnProfile) -> int:
+    """How much work a column is likely to be: its distinct values once known (most rules
+    run once per distinct value), else its size in bytes."""
+    if "encoded" in profile.__dict__:
+        return len(profile.encoded.values) * 64
+    return int(profile.text.array.nbytes) if hasattr(profile.text.array, "nbytes") else 0
 
 
 def each_column(
