@@ -110,64 +110,142 @@ class SharedStrings:
         yield ("</sst>" + tail).encode("utf-8")
 
 
-def _cell_table(column: pa.ChunkedArray, strings: SharedStrings) -> pa.Array | None:
-    """For a text column: its values as a dictionary array whose dictionary holds the XML of
-    each distinct value's shared-string cell. None for a numeric column."""
+MAX_GROUP_CELLS = 1 << 17  # neighbouring text columns share one lookup while their combinations are few
+
+
+@dataclass
+class _TextGroup:
+    """Neighbouring text columns as one lookup: for each combination of their values the XML of
+    the cells (shared-string indices, `<c/>` for a missing value), and per row its combination.
+    The reason, agent and code of a list of affected rows thus cost one copy per row, not three."""
+
+    codes: np.ndarray  # per row, the index into `cells`
+    sizes: list[int]  # combinations of each column (its distinct values, plus one for missing)
+    cells: pa.Array  # large_string: the cells' XML per combination
+
+    @classmethod
+    def of(cls, column: pa.ChunkedArray | pa.Array, strings: SharedStrings) -> _TextGroup:
+        encoded = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        if not pa.types.is_dictionary(encoded.type):
+            encoded = pc.dictionary_encode(pc.cast(encoded, _TEXT))
+        size = len(encoded.dictionary)
+        first = strings.add(encoded.dictionary, len(encoded) - encoded.null_count)
+        texts = [f'<c t="s"><v>{first + i}</v></c>' for i in range(size)]
+        valid = pc.is_valid(encoded.dictionary).to_numpy(zero_copy_only=False)
+        cells = pa.array([*(t if ok else "<c/>" for t, ok in zip(texts, valid, strict=True)), "<c/>"], _TEXT)
+        codes = pc.fill_null(encoded.indices, size).to_numpy().astype(np.int64)
+        return cls(codes, [size + 1], cells)
+
+    def fits(self, other: _TextGroup) -> bool:
+        return len(self.cells) * len(other.cells) <= MAX_GROUP_CELLS
+
+    def merged(self, other: _TextGroup) -> _TextGroup:
+        """One group for both, every combination of their cells in order."""
+        left = np.repeat(np.arange(len(self.cells)), len(other.cells))
+        right = np.tile(np.arange(len(other.cells)), len(self.cells))
+        cells = _join(self.cells.take(pa.array(left)), other.cells.take(pa.array(right)))
+        return _TextGroup(self.codes * len(other.cells) + other.codes, self.sizes + other.sizes, cells)
+
+    def framed(self, before: str, after: str) -> _TextGroup:
+        """The group with literal XML folded into each of its cells (one piece fewer to join)."""
+        return _TextGroup(self.codes, self.sizes, _join(before, self.cells, after))
+
+    def rows(self, start: int, stop: int) -> pa.Array:
+        return self.cells.take(pa.array(self.codes[start:stop]))
+
+
+@dataclass
+class _Numbers:
+    """A numeric column: bare digits between literal cell tags when no value is missing, else
+    whole cells with `<c/>` for the missing (and the not finite) ones."""
+
+    values: pa.Array
+
+    def rows(self, start: int, stop: int) -> pa.Array:
+        text = pc.cast(self.values.slice(start, stop - start), _TEXT)
+        if self.values.null_count == 0:
+            return text
+        return pc.fill_null(_join("<c><v>", text, "</v></c>"), "<c/>")
+
+    def parts(self) -> list[str | _Numbers]:
+        return ["<c><v>", self, "</v></c>"] if self.values.null_count == 0 else [self]
+
+
+def _numbers(column: pa.ChunkedArray) -> _Numbers | None:
     kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
         return None
-    encoded = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if not pa.types.is_dictionary(encoded.type):
-        encoded = pc.dictionary_encode(pc.cast(encoded, _TEXT))
-    first = strings.add(encoded.dictionary, len(encoded) - encoded.null_count)
-    numbers = pa.array(np.arange(first, first + len(encoded.dictionary), dtype=np.int64))
-    cells = _join('<c t="s"><v>', pc.cast(numbers, _TEXT), "</v></c>")
-    cells = pc.if_else(pc.is_valid(encoded.dictionary), cells, pa.scalar(None, _TEXT))
-    return pa.DictionaryArray.from_arrays(encoded.indices, cells)
-
-
-def _numeric_cells(column: pa.Array) -> pa.Array:
-    if pa.types.is_dictionary(column.type):
-        column = pc.cast(column, column.type.value_type)
-    if pa.types.is_floating(column.type):  # NaN and infinity are no spreadsheet numbers
-        column = pc.if_else(pc.is_finite(column), column, pa.scalar(None, column.type))
-    return _join("<c><v>", pc.cast(column, _TEXT), "</v></c>")
+    values = column.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        values = pc.cast(values, kind)
+    if pa.types.is_floating(kind):  # NaN and infinity are no spreadsheet numbers
+        values = pc.if_else(pc.is_finite(values), values, pa.scalar(None, kind))
+    return _Numbers(values)
 
 
 @dataclass
 class _EncodedTable:
-    """A long table ready for the sheets: text columns as shared-string cells, numbers as is."""
+    """A long table ready for the sheets: numbers as they are, runs of text columns as groups
+    of shared-string cells, and the literal XML between them folded into the groups."""
 
-    columns: list[pa.Array]  # a DictionaryArray of cell XML per text column, else the numbers
-    text: list[bool]
+    parts: list[str | _Numbers | _TextGroup]
 
     @classmethod
     def of(cls, table: pa.Table, strings: SharedStrings) -> _EncodedTable:
-        columns, text = [], []
+        parts: list[str | _Numbers | _TextGroup] = []
         for column in table.columns:
-            cells = _cell_table(column, strings)
-            text.append(cells is not None)
-            columns.append(cells if cells is not None else column.combine_chunks())
-        return cls(columns, text)
+            numbers = _numbers(column)
+            if numbers is not None:
+                parts.extend(numbers.parts())
+                continue
+            group = _TextGroup.of(column, strings)
+            if parts and isinstance(parts[-1], _TextGroup) and parts[-1].fits(group):
+                parts[-1] = parts[-1].merged(group)
+            else:
+                parts.append(group)
+        return cls(cls._folded(parts))
+
+    @staticmethod
+    def _folded(parts: list[str | _Numbers | _TextGroup]) -> list[str | _Numbers | _TextGroup]:
+        """The literal XML just before a text group (a number's closing tags) and the row's
+        closing tag after a last one folded into the group's cells."""
+        parts = list(parts)
+        if parts and isinstance(parts[-1], _TextGroup):
+            parts[-1] = parts[-1].framed("", "</row>")
+        else:
+            parts.append("</row>")
+        folded: list[str | _Numbers | _TextGroup] = []
+        for part in parts:
+            if isinstance(part, _TextGroup) and folded and isinstance(folded[-1], str):
+                part = part.framed(str(folded.pop()), "")
+            folded.append(part)
+        return folded
 
     def rows_xml(self, start: int, stop: int, first_row: int) -> memoryview:
         """The `<row>` elements of rows [start, stop), numbered from `first_row` (1-based)."""
         numbers = pa.array(np.arange(first_row, first_row + stop - start, dtype=np.int64))
         pieces: list[str | pa.Array] = ['<row r="', pc.cast(numbers, _TEXT), '">']
-        for column, is_text in zip(self.columns, self.text, strict=True):
-            part = column.slice(start, stop - start)
-            if is_text:
-                cells = part.dictionary.take(part.indices)
+        for part in self.parts:
+            if isinstance(part, str):
+                pieces.append(part)
             else:
-                cells = _numeric_cells(part)
-            pieces.append(pc.fill_null(cells, "<c/>"))
-        pieces.append("</row>")
-        return _bytes_of(_join(*pieces))
+                pieces.append(part.rows(start, stop))
+        return _bytes_of(_join(*_merged_literals(pieces)))
 
     def row_chunks(self, start: int, stop: int, first_row: int) -> Iterator[memoryview]:
         for at in range(start, stop, CHUNK_ROWS):
             end = min(at + CHUNK_ROWS, stop)
             yield self.rows_xml(at, end, first_row + at - start)
+
+
+def _merged_literals(pieces: list[str | pa.Array]) -> list[str | pa.Array]:
+    merged: list[str | pa.Array] = []
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    return merged
 
 
 class _ParallelDeflate:
@@ -200,7 +278,10 @@ class _ParallelDeflate:
 
 
 def _write_member(
-    target: zipfile.ZipFile, info: zipfile.ZipInfo, pieces: Iterator[bytes | memoryview], pool: ThreadPoolExecutor
+    target: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    pieces: Iterator[bytes | memoryview],
+    pool: ThreadPoolExecutor,
 ) -> None:
     """Stream `pieces` into the member `info`, deflated in `pool`. zipfile computes the CRC and
     the sizes; only its compressor is swapped (when its writer still has one to swap)."""
