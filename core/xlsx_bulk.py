@@ -28,9 +28,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 25_000  # rows per piece of XML: a few MB, so the pieces in flight stay small
 DEFLATE_LEVEL = 1  # zlib's fastest: three times faster than the default, the file a little larger
 DEFLATE_THREADS = 2
+MAX_GROUP_CELLS = 1 << 17  # neighbouring text columns share one lookup while their combinations are few
 _ILLEGAL_XML = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x{FFFE}\x{FFFF}]"
 _TEXT = pa.large_string()
 _SHARED_STRINGS = "xl/sharedStrings.xml"
@@ -110,18 +111,14 @@ class SharedStrings:
         yield ("</sst>" + tail).encode("utf-8")
 
 
-MAX_GROUP_CELLS = 1 << 17  # neighbouring text columns share one lookup while their combinations are few
-
-
 @dataclass
 class _TextGroup:
     """Neighbouring text columns as one lookup: for each combination of their values the XML of
     the cells (shared-string indices, `<c/>` for a missing value), and per row its combination.
     The reason, agent and code of a list of affected rows thus cost one copy per row, not three."""
 
-    codes: np.ndarray  # per row, the index into `cells`
-    sizes: list[int]  # combinations of each column (its distinct values, plus one for missing)
-    cells: pa.Array  # large_string: the cells' XML per combination
+    codes: np.ndarray  # per row, the index into `cells` (int32)
+    cells: pa.Array  # large_string: the cells' XML per combination (the last: all missing)
 
     @classmethod
     def of(cls, column: pa.ChunkedArray | pa.Array, strings: SharedStrings) -> _TextGroup:
@@ -133,8 +130,8 @@ class _TextGroup:
         texts = [f'<c t="s"><v>{first + i}</v></c>' for i in range(size)]
         valid = pc.is_valid(encoded.dictionary).to_numpy(zero_copy_only=False)
         cells = pa.array([*(t if ok else "<c/>" for t, ok in zip(texts, valid, strict=True)), "<c/>"], _TEXT)
-        codes = pc.fill_null(encoded.indices, size).to_numpy().astype(np.int64)
-        return cls(codes, [size + 1], cells)
+        codes = pc.fill_null(encoded.indices, size).to_numpy().astype(np.int32)
+        return cls(codes, cells)
 
     def fits(self, other: _TextGroup) -> bool:
         return len(self.cells) * len(other.cells) <= MAX_GROUP_CELLS
@@ -144,11 +141,11 @@ class _TextGroup:
         left = np.repeat(np.arange(len(self.cells)), len(other.cells))
         right = np.tile(np.arange(len(other.cells)), len(self.cells))
         cells = _join(self.cells.take(pa.array(left)), other.cells.take(pa.array(right)))
-        return _TextGroup(self.codes * len(other.cells) + other.codes, self.sizes + other.sizes, cells)
+        return _TextGroup(self.codes * np.int32(len(other.cells)) + other.codes, cells)
 
     def framed(self, before: str, after: str) -> _TextGroup:
         """The group with literal XML folded into each of its cells (one piece fewer to join)."""
-        return _TextGroup(self.codes, self.sizes, _join(before, self.cells, after))
+        return _TextGroup(self.codes, _join(before, self.cells, after))
 
     def rows(self, start: int, stop: int) -> pa.Array:
         return self.cells.take(pa.array(self.codes[start:stop]))

@@ -133,3 +133,28 @@ def test_long_sheet_names_keep_their_part_number(monkeypatch) -> None:  # type: 
     data = report_xlsx_bytes(_report(), {"x" * 40 + ".csv": frame})
     names = openpyxl.load_workbook(io.BytesIO(data), read_only=True).sheetnames[-2:]
     assert names == ["x" * 31, "x" * 27 + " (2)"]
+
+
+def test_long_sheets_keep_missing_numbers_and_texts_in_place(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(reports, "BULK_SHEET_ROWS", 10)
+    n = 40
+    frame = pd.DataFrame(
+        {
+            "count": pd.array([i if i % 5 else None for i in range(n)], dtype="Int64"),
+            "score": [float("nan") if i % 7 == 0 else (float("inf") if i == 3 else i / 2) for i in range(n)],
+            "reason": pd.Categorical([None if i % 4 == 0 else f"r{i % 3}" for i in range(n)]),
+            "agent": [None if i % 6 == 0 else f" a{i % 2} & <b>" for i in range(n)],
+            "when": pd.date_range("2024-01-01", periods=n, freq="D"),
+        }
+    )
+    book = openpyxl.load_workbook(
+        io.BytesIO(report_xlsx_bytes(_report(), {"long.csv": frame})), read_only=True
+    )
+    rows = list(book["long"].iter_rows(values_only=True))
+    assert rows[0] == ("count", "score", "reason", "agent", "when") and len(rows) == n + 1
+    for i, row in enumerate(rows[1:]):
+        assert row[0] == (i if i % 5 else None)
+        assert row[1] == (None if i % 7 == 0 or i == 3 else i / 2)
+        assert row[2] == (None if i % 4 == 0 else f"r{i % 3}")
+        assert row[3] == (None if i % 6 == 0 else f" a{i % 2} & <b>")
+        assert str(row[4]).startswith(f"2024-{1 + (i >= 31):02d}")
