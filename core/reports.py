@@ -23,10 +23,10 @@ from core.agents.base import AgentResult, Finding, LoadedTable
 from core.agents.profile.sensitive import mask_text
 from core.agents.rows import ISSUE_ROWS_FILE, ROW_NUMBER_NOTE, issue_rows_frame
 from core.safe_output import neutralise_frame, neutralise_table
-from core.xlsx_bulk import fill_sheets
+from core.xlsx_bulk import LongTable, fill_sheets
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-MAX_XLSX_ROWS = 1_048_575
+MAX_XLSX_ROWS = 1_048_575  # data rows a sheet holds under its header (Excel: 1,048,576 rows)
 BULK_SHEET_ROWS = 5_000  # tables longer than this are spliced in by core.xlsx_bulk
 SAMPLE_FIELDS = ("top_values", "patterns", "min", "max")  # per-column facts that quote values
 
@@ -229,23 +229,25 @@ class _SheetWriter:
         )
         self.names: set[str] = set()
         self.count = 0  # sheets written, so a bulk sheet's number is known
-        self.bulk: dict[int, tuple[pa.Table, str | None]] = {}
+        self.bulk: list[LongTable] = []
 
-    def _sheet_name(self, wanted: str) -> str:
-        base = "".join("_" if ch in "[]:*?/\\" else ch for ch in wanted)[:31] or "Sheet"
+    def _sheet_name(self, wanted: str, suffix: str = "") -> str:
+        """`wanted` as a valid, unused sheet name (31 characters at most), ending in `suffix`."""
+        cleaned = "".join("_" if ch in "[]:*?/\\" else ch for ch in wanted)
+        base = (cleaned[: 31 - len(suffix)] or "Sheet") + suffix
         name, n = base, 2
         while name.lower() in self.names:
-            suffix = f" ({n})"
-            name, n = base[: 31 - len(suffix)] + suffix, n + 1
+            extra = f" ({n})"
+            name, n = base[: 31 - len(extra)] + extra, n + 1
         self.names.add(name.lower())
         return name
 
-    def write(self, title: str, headers: list[str], rows: list[list[Any]]) -> None:
+    def write(self, title: str, headers: list[str], rows: list[list[Any]], suffix: str = "") -> None:
         self.count += 1
         if len(rows) > MAX_XLSX_ROWS:
             cut = len(rows) - (MAX_XLSX_ROWS - 1)
             rows = [*rows[: MAX_XLSX_ROWS - 1], [f"{cut:,} more row(s) did not fit in Excel's row limit."]]
-        sheet = self.workbook.add_worksheet(self._sheet_name(title))
+        sheet = self.workbook.add_worksheet(self._sheet_name(title, suffix))
         widths = [min(max(len(str(h)), 8), 60) for h in headers]
         for col, header in enumerate(headers):
             sheet.write_string(0, col, str(header), self.header)
@@ -275,21 +277,22 @@ class _SheetWriter:
         headers = headers or list(dict.fromkeys(k for rec in records for k in rec)) or ["(none)"]
         self.write(title, headers, [[rec.get(h) for h in headers] for rec in records])
 
-    def write_frame(self, title: str, frame: pd.DataFrame, note: str | None = None) -> None:
+    def write_frame(self, title: str, frame: pd.DataFrame) -> None:
+        """A table as one sheet or, when longer than a sheet holds, as several in turn ("issue_rows",
+        "issue_rows (2)", ...), each with the header row."""
+        headers = [str(c) for c in frame.columns]
+        starts = range(0, max(len(frame), 1), MAX_XLSX_ROWS)
         if len(frame) > BULK_SHEET_ROWS:
-            table = _arrow_table(frame)
-            closing = note
-            if table.num_rows > MAX_XLSX_ROWS - 1:
-                cut = table.num_rows - (MAX_XLSX_ROWS - 1)
-                table = table.slice(0, MAX_XLSX_ROWS - 1)
-                closing = (
-                    f"{cut:,} more row(s) did not fit in Excel's row limit; the CSV download has them all."
-                )
-            self.write(title, [str(c) for c in frame.columns], [])
-            self.bulk[self.count] = (table, closing)
+            sheets = []
+            for part, _ in enumerate(starts, start=1):
+                self.write(title, headers, [], f" ({part})" if part > 1 else "")
+                sheets.append(self.count)
+            self.bulk.append(LongTable(_arrow_table(frame), sheets, MAX_XLSX_ROWS))
             return
-        records = frame.astype(object).where(frame.notna(), None).values.tolist()
-        self.write(title, [str(c) for c in frame.columns], records)
+        for part, start in enumerate(starts, start=1):
+            piece = frame.iloc[start : start + MAX_XLSX_ROWS]
+            records = piece.astype(object).where(piece.notna(), None).values.tolist()
+            self.write(title, headers, records, f" ({part})" if part > 1 else "")
 
 
 COLUMN_SHEET_FIELDS = [

@@ -10,6 +10,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from core import reports
 from core.agents.base import AgentResult
@@ -105,14 +106,55 @@ def test_issue_rows_are_an_artifact_and_a_sheet_uncapped_and_formula_safe() -> N
     assert rows[9][2] == "<b>&amp;</b>" and rows[-1][0] == n
 
 
-def test_a_sheet_longer_than_excel_allows_says_it_was_cut(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("bulk_rows", [10, 1_000])  # spliced in by core.xlsx_bulk, or by xlsxwriter
+def test_a_table_longer_than_a_sheet_goes_on_over_several_sheets(monkeypatch, bulk_rows: int) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(reports, "MAX_XLSX_ROWS", 30)
+    monkeypatch.setattr(reports, "BULK_SHEET_ROWS", bulk_rows)
+    values = [f"v{i % 7}" for i in range(100)]
+    values[40] = "=1+1"
+    values[41] = None
+    frame = pd.DataFrame({"row": pa.array(range(1, 101)), "value": values})
+    data = report_xlsx_bytes(_report(), {"issue_rows.csv": frame})
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+    names = [n for n in book.sheetnames if n.startswith("issue_rows")]
+    assert names == ["issue_rows", "issue_rows (2)", "issue_rows (3)", "issue_rows (4)"]
+    sheets = [list(book[name].iter_rows(values_only=True)) for name in names]
+    assert [len(rows) for rows in sheets] == [31, 31, 31, 11]  # each with its header row
+    assert all(rows[0] == ("row", "value") for rows in sheets)
+    assert [row for rows in sheets for row in rows[1:]] == list(zip(range(1, 101), values, strict=True))
+    formula_free = openpyxl.load_workbook(io.BytesIO(data))["issue_rows (2)"]
+    assert formula_free["B12"].value == "=1+1" and formula_free["B12"].data_type == "s"
+
+
+def test_long_sheet_names_keep_their_part_number(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(reports, "MAX_XLSX_ROWS", 30)
     monkeypatch.setattr(reports, "BULK_SHEET_ROWS", 10)
-    frame = pd.DataFrame({"row": pa.array(range(1, 101)), "value": [f"v{i}" for i in range(100)]})
-    book = openpyxl.load_workbook(
-        io.BytesIO(report_xlsx_bytes(_report(), {"issue_rows.csv": frame})), read_only=True
+    frame = pd.DataFrame({"row": pa.array(range(1, 41))})
+    data = report_xlsx_bytes(_report(), {"x" * 40 + ".csv": frame})
+    names = openpyxl.load_workbook(io.BytesIO(data), read_only=True).sheetnames[-2:]
+    assert names == ["x" * 31, "x" * 27 + " (2)"]
+
+
+def test_long_sheets_keep_missing_numbers_and_texts_in_place(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(reports, "BULK_SHEET_ROWS", 10)
+    n = 40
+    frame = pd.DataFrame(
+        {
+            "count": pd.array([i if i % 5 else None for i in range(n)], dtype="Int64"),
+            "score": [float("nan") if i % 7 == 0 else (float("inf") if i == 3 else i / 2) for i in range(n)],
+            "reason": pd.Categorical([None if i % 4 == 0 else f"r{i % 3}" for i in range(n)]),
+            "agent": [None if i % 6 == 0 else f" a{i % 2} & <b>" for i in range(n)],
+            "when": pd.date_range("2024-01-01", periods=n, freq="D"),
+        }
     )
-    rows = list(book["issue_rows"].iter_rows(values_only=True))
-    assert len(rows) == 31  # header, 29 rows, the note
-    assert rows[29][:2] == (29, "v28")
-    assert rows[30][0] == "71 more row(s) did not fit in Excel's row limit; the CSV download has them all."
+    book = openpyxl.load_workbook(
+        io.BytesIO(report_xlsx_bytes(_report(), {"long.csv": frame})), read_only=True
+    )
+    rows = list(book["long"].iter_rows(values_only=True))
+    assert rows[0] == ("count", "score", "reason", "agent", "when") and len(rows) == n + 1
+    for i, row in enumerate(rows[1:]):
+        assert row[0] == (i if i % 5 else None)
+        assert row[1] == (None if i % 7 == 0 or i == 3 else i / 2)
+        assert row[2] == (None if i % 4 == 0 else f"r{i % 3}")
+        assert row[3] == (None if i % 6 == 0 else f" a{i % 2} & <b>")
+        assert str(row[4]).startswith(f"2024-{1 + (i >= 31):02d}")
