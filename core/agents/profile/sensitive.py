@@ -101,6 +101,11 @@ def _where(target: np.ndarray, values: pa.Array, candidates: np.ndarray, *patter
     """Set `target` where a candidate value fully matches one of `patterns` (upper-cased)."""
     if not candidates.any():
         return
+    if candidates.mean() > 0.5:  # most values: copying them out costs more than it saves
+        upper = pc.utf8_upper(values)
+        for pattern in patterns:
+            target |= candidates & _full(upper, pattern)
+        return
     idx = np.flatnonzero(candidates)
     subset = pc.utf8_upper(values.take(pa.array(idx)))
     hit = np.zeros(len(idx), dtype=bool)
