@@ -86,16 +86,6 @@ def regex_bytes(char_class: str) -> np.ndarray:
     return table
 
 
-def trimmed_bytes() -> np.ndarray:
-    """Per byte value, True for ASCII characters `utf8_trim_whitespace` removes, and for every
-    byte of a non-ASCII character (some of those are whitespace too: the caller checks them)."""
-    probe = pa.array([chr(b) + "x" for b in range(ASCII)])
-    kept = pc.equal(pc.utf8_trim_whitespace(probe), probe).to_numpy(zero_copy_only=False)
-    table = np.ones(256, dtype=bool)
-    table[:ASCII] = ~kept
-    return table
-
-
 def per_value_or(text: TextBytes, per_byte: np.ndarray) -> np.ndarray:
     """Per value, the bitwise OR of `per_byte` over its bytes (0 for an empty value): with one
     bit per kind of character, which kinds the value holds."""
@@ -121,11 +111,6 @@ def byte_at(text: TextBytes, position: int = 0) -> np.ndarray:
     long_enough = text.lengths > position
     out[long_enough] = text.data[text.starts[long_enough] + position]
     return out
-
-
-def owners(text: TextBytes, positions: np.ndarray) -> np.ndarray:
-    """The value each byte position belongs to."""
-    return np.searchsorted(text.offsets, positions, side="right") - 1
 
 
 def _from_bytes(like: pa.Array, data: np.ndarray, offsets: np.ndarray) -> pa.Array:
