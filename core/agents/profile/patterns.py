@@ -116,8 +116,10 @@ def _compute(table: LoadedTable, profile: ColumnProfile) -> ColumnPatterns:
         return ColumnPatterns({"patterns": [], "pattern_count": 0})
     values = encoded.values
     raw = _raw_shapes(values)
-    codes, distinct = pd.factorize(pd.Series(raw.to_pandas(), dtype="str"))
-    shaped = _Shapes(codes, pa.array(distinct, pa.large_string()))
+    encoded_shapes = pc.dictionary_encode(raw)  # codes in order of first appearance
+    shaped = _Shapes(
+        encoded_shapes.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded_shapes.dictionary
+    )
     result = ColumnPatterns(_shape_facts(values, shaped, encoded.counts, filled))
     stripped = pc.utf8_trim_whitespace(values)
     checks = result.checks
@@ -135,8 +137,11 @@ def _shape_facts(values: pa.Array, shaped: _Shapes, counts: np.ndarray, filled: 
     holds a non-ASCII character, as `shapes` does) without the continuation bytes."""
     present_index = np.flatnonzero(filled)
     weights = counts[filled]
-    codes, first_raw = pd.factorize(shaped.codes[filled])
-    distinct = shaped.distinct.take(pa.array(first_raw))
+    if filled.all():  # already numbered in order of first appearance
+        codes, distinct = shaped.codes, shaped.distinct
+    else:
+        codes, first_raw = pd.factorize(shaped.codes[filled])
+        distinct = shaped.distinct.take(pa.array(first_raw))
     if _holds_zero(distinct) and not _mask(pc.string_is_ascii(values))[filled].all():
         distinct_codes, uniques = pd.factorize(
             pd.Series(pc.replace_substring(distinct, "\x00", "").to_pandas(), dtype="str")
