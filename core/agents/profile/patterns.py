@@ -67,8 +67,9 @@ def shapes(values: pa.Array) -> pa.Array:
     """The shape of each text: A for a capital, a for a small letter, 9 for a digit, anything
     else kept ('Main St 12' -> 'Aaaa Aa 99'). Done on the raw bytes with a lookup table: the
     same three regex replacements cost twenty times more on a million values."""
-    shaped = _raw_shapes(values)
-    if _has_non_ascii(values):
+    text = pc.cast(values, pa.large_string())
+    shaped = _raw_shapes(text)
+    if _has_non_ascii(text):
         shaped = pc.replace_substring(shaped, "\x00", "")
     return shaped
 
