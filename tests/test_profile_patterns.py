@@ -129,3 +129,18 @@ def test_phone_check_agrees_with_phonenumbers_one_by_one() -> None:
     expected = [is_valid_phone(n, check.region) for n in numbers]
     assert check.valid.tolist() == expected
     assert 0 < sum(expected) < len(numbers)  # both kinds are present
+
+
+def test_quick_phone_rejection_agrees_with_phonenumbers() -> None:
+    """The length shortcut used to confirm rejected numbers gives phonenumbers' own answer."""
+    from core.agents.profile.phones import _is_valid_quick
+
+    rng = np.random.default_rng(4)
+    prefixes = ["", "+", "+1 ", "+44 ", "+49 ", "+91 ", "+800 ", "+979 ", "00", "0", "1 ", "+7 ", "+39 0"]
+    numbers = [
+        f"{prefixes[int(p)]}{''.join(map(str, rng.integers(0, 10, int(k))))}"
+        for p, k in zip(rng.integers(0, len(prefixes), 1500), rng.integers(1, 16, 1500), strict=True)
+    ]
+    numbers += ["555-7613", "phone", "1-800-FLOWERS", "+1 (201) 555-0100 ext. 12", ""]
+    for region in ("US", "GB", "DE", "IT"):
+        assert [_is_valid_quick(n, region) for n in numbers] == [is_valid_phone(n, region) for n in numbers]

@@ -32,6 +32,7 @@ from core.agents.profile.inference import (
     each_column,
 )
 from core.agents.profile.phones import check_phones
+from core.agents.profile.textbytes import ByteMap, byte_at, text_bytes
 
 AGENT_ID = "patterns"
 CACHE_KEY = "profile.patterns"
@@ -51,6 +52,7 @@ _SHAPE_LUT[ord("a") : ord("z") + 1] = ord("a")
 _SHAPE_LUT[ord("0") : ord("9") + 1] = ord("9")
 _SHAPE_LUT[0xC0:] = ord("a")  # first byte of a non-ASCII character: a letter, case unknown
 _SHAPE_LUT[0x80:0xC0] = 0  # its continuation bytes, dropped below
+_SHAPE_BYTES = ByteMap(_SHAPE_LUT)
 
 
 @dataclass
@@ -65,6 +67,16 @@ def shapes(values: pa.Array) -> pa.Array:
     """The shape of each text: A for a capital, a for a small letter, 9 for a digit, anything
     else kept ('Main St 12' -> 'Aaaa Aa 99'). Done on the raw bytes with a lookup table: the
     same three regex replacements cost twenty times more on a million values."""
+    text = pc.cast(values, pa.large_string())
+    shaped = _raw_shapes(text)
+    if _has_non_ascii(text):
+        shaped = pc.replace_substring(shaped, "\x00", "")
+    return shaped
+
+
+def _raw_shapes(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """`shapes` before the continuation bytes of non-ASCII characters (mapped to 0) are
+    dropped: every ASCII byte keeps its place, so two spaces in a row stay two spaces."""
     array = pc.cast(values, pa.large_string())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -72,13 +84,13 @@ def shapes(values: pa.Array) -> pa.Array:
         return array
     _, offsets, data = array.buffers()
     raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, np.uint8)
-    mapped = _SHAPE_LUT[raw]
-    shaped = pa.LargeStringArray.from_buffers(
-        len(array), offsets, pa.py_buffer(mapped.tobytes()), offset=array.offset
+    return pa.LargeStringArray.from_buffers(
+        len(array), offsets, pa.py_buffer(_SHAPE_BYTES(raw)), offset=array.offset
     )
-    if (raw >= 0x80).any():
-        shaped = pc.replace_substring(shaped, "\x00", "")
-    return shaped
+
+
+def _has_non_ascii(values: pa.Array | pa.ChunkedArray) -> bool:
+    return not pc.all(pc.string_is_ascii(values)).as_py() if len(values) else False
 
 
 def column_patterns(context: AgentContext, table: LoadedTable, profile: ColumnProfile) -> ColumnPatterns:
@@ -90,27 +102,55 @@ def column_patterns(context: AgentContext, table: LoadedTable, profile: ColumnPr
     return cache[key]
 
 
+@dataclass(frozen=True)
+class _Shapes:
+    """The raw shape (`_raw_shapes`) of each distinct value, as codes into the distinct ones."""
+
+    codes: np.ndarray
+    distinct: pa.Array
+
+
 def _compute(table: LoadedTable, profile: ColumnProfile) -> ColumnPatterns:
     encoded = profile.encoded
     filled = ~profile.missing_codes
     if not filled.any():
         return ColumnPatterns({"patterns": [], "pattern_count": 0})
     values = encoded.values
-    result = ColumnPatterns(_shape_facts(values, encoded.counts, filled))
+    raw = _raw_shapes(values)
+    encoded_shapes = pc.dictionary_encode(raw)  # codes in order of first appearance
+    shaped = _Shapes(
+        encoded_shapes.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded_shapes.dictionary
+    )
+    result = ColumnPatterns(_shape_facts(values, shaped, encoded.counts, filled))
     stripped = pc.utf8_trim_whitespace(values)
     checks = result.checks
-    checks.extend(_whitespace(table, profile, values, stripped, filled))
+    checks.extend(_whitespace(table, profile, values, stripped, filled, shaped))
     checks.extend(_dates(table, profile, stripped, filled))
     checks.extend(_validity(table, profile, stripped, filled, result.facts))
     checks.extend(_variants(table, profile, filled))
     return result
 
 
-def _shape_facts(values: pa.Array, counts: np.ndarray, filled: np.ndarray) -> dict[str, Any]:
-    present = values.filter(pa.array(filled))
+def _shape_facts(values: pa.Array, shaped: _Shapes, counts: np.ndarray, filled: np.ndarray) -> dict[str, Any]:
+    """The most common shapes of the filled values, weighted by rows. The shapes of the
+    distinct values are factorised once per column, so this step only regroups codes: the
+    raw shapes of the filled values in order of first appearance, then (when any filled value
+    holds a non-ASCII character, as `shapes` does) without the continuation bytes."""
+    present_index = np.flatnonzero(filled)
     weights = counts[filled]
-    shaped = shapes(present)
-    codes, distinct = pd.factorize(pd.Series(shaped.to_pandas(), dtype="str"))
+    if filled.all():  # already numbered in order of first appearance
+        codes, distinct = shaped.codes, shaped.distinct
+    else:
+        codes, first_raw = pd.factorize(shaped.codes[filled])
+        distinct = shaped.distinct.take(pa.array(first_raw))
+    if _holds_zero(distinct) and not _mask(pc.string_is_ascii(values))[filled].all():
+        distinct_codes, uniques = pd.factorize(
+            pd.Series(pc.replace_substring(distinct, "\x00", "").to_pandas(), dtype="str")
+        )
+        codes = distinct_codes[codes]
+        distinct = uniques
+    else:
+        distinct = pd.Index(distinct.to_pandas(), dtype="str")
     style = "exact"
     if len(distinct) > EXACT_SHAPES_LIMIT:
         runs = pc.replace_substring_regex(pa.array(distinct), r"a+", "a")
@@ -128,11 +168,15 @@ def _shape_facts(values: pa.Array, counts: np.ndarray, filled: np.ndarray) -> di
             "pattern": str(distinct[i]),
             "count": int(totals[i]),
             "share": float(totals[i] / total),
-            "example": present[int(first_value[i])].as_py(),
+            "example": values[int(present_index[first_value[i]])].as_py(),
         }
         for i in order
     ]
     return {"patterns": listed, "pattern_count": len(distinct), "pattern_style": style}
+
+
+def _holds_zero(texts: pa.Array) -> bool:
+    return bool(pc.any(pc.match_substring(texts, "\x00")).as_py())
 
 
 def _rows(profile: ColumnProfile, value_mask: np.ndarray) -> np.ndarray:
@@ -151,11 +195,22 @@ def _mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 
 def _whitespace(
-    table: LoadedTable, profile: ColumnProfile, values: pa.Array, stripped: pa.Array, filled: np.ndarray
+    table: LoadedTable,
+    profile: ColumnProfile,
+    values: pa.Array,
+    stripped: pa.Array,
+    filled: np.ndarray,
+    shaped: _Shapes,
 ) -> list[Check]:
     name, counts = profile.name, profile.encoded.counts
     padded = filled & ~_mask(pc.equal(values, stripped))
-    doubled = filled & _mask(pc.match_substring_regex(stripped, r"\s\s"))
+    # a value's shape keeps its ASCII whitespace in place: only values whose shape holds two
+    # in a row can (once trimmed) hold them, and the shapes are few
+    maybe = _mask(pc.match_substring_regex(shaped.distinct, r"\s\s"))[shaped.codes] & filled
+    doubled = np.zeros(len(filled), dtype=bool)
+    if maybe.any():
+        candidates = np.flatnonzero(maybe)
+        doubled[candidates] = _mask(pc.match_substring_regex(stripped.take(pa.array(candidates)), r"\s\s"))
     checks = []
     for code, mask, reason, what in (
         (
@@ -195,8 +250,7 @@ def _dates(table: LoadedTable, profile: ColumnProfile, stripped: pa.Array, fille
     if main is None or column_type.inferred_type not in ("date", "datetime"):
         return []
     text = pd.Series(stripped.to_pandas(), dtype="str")
-    in_main = pd.to_datetime(text.where(filled, None), format=main, errors="coerce").notna().to_numpy()
-    others = filled & ~in_main
+    others = filled & ~_in_main_format(profile, text, filled, main)
     if not others.any():
         return []
     candidates = text[others]
@@ -233,6 +287,40 @@ def _dates(table: LoadedTable, profile: ColumnProfile, stripped: pa.Array, fille
             fix_message=f"Rewrite the dates of '{profile.name}' in one format (YYYY-MM-DD).",
         )
     ]
+
+
+def _in_main_format(profile: ColumnProfile, text: pd.Series, filled: np.ndarray, main: str) -> np.ndarray:
+    """Per distinct value: does its trimmed text read as a date in the column's main format.
+
+    When an earlier agent already parsed the column's typed values (NA where a cell does not
+    read in that format), they answer it for every value whose text cannot be trimmed (first
+    and last byte neither whitespace, control nor non-ASCII), so only the others are parsed
+    again: a million distinct timestamps are not parsed twice. Formats with a UTC offset are
+    parsed here, as the typed values read those differently (converted to UTC)."""
+    typed = vars(profile).get("typed")  # only when already computed (the cached property)
+    if typed is None or "%z" in main or main.endswith("Z"):
+        return pd.to_datetime(text.where(filled, None), format=main, errors="coerce").notna().to_numpy()
+    codes = profile.encoded.codes
+    row = np.zeros(len(filled), dtype=np.int64)
+    row[codes[::-1]] = np.arange(len(codes))[::-1]
+    in_main = typed.notna().to_numpy()[row] & filled
+    recheck = np.flatnonzero(_trimmable(profile.encoded.values) & filled)
+    if len(recheck):
+        parsed = pd.to_datetime(text.iloc[recheck], format=main, errors="coerce")
+        in_main[recheck] = parsed.notna().to_numpy()
+    return in_main
+
+
+def _trimmable(values: pa.Array) -> np.ndarray:
+    """Per value, True when its first or last byte may be trimmed: ASCII whitespace or control
+    characters, or part of a non-ASCII character."""
+    text = text_bytes(values)
+    if text is None:
+        return np.ones(len(values), dtype=bool)
+    first, last = byte_at(text), np.full(len(values), -1, dtype=np.int16)
+    nonempty = text.lengths > 0
+    last[nonempty] = text.data[text.offsets[1:][nonempty] - 1]
+    return nonempty & ((first <= 0x20) | (first >= 0x7F) | (last <= 0x20) | (last >= 0x7F))
 
 
 def _looks_like(stripped: pa.Array, filled: np.ndarray, pattern: str) -> np.ndarray:

@@ -20,6 +20,16 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.agents.profile.textbytes import (
+    ByteMap,
+    TextBytes,
+    byte_at,
+    drop_leading,
+    keep_bytes,
+    regex_bytes,
+    text_bytes,
+)
+
 CONFIRM_LIMIT = 20_000  # distinct rejected numbers re-checked one by one with phonenumbers
 AGREEMENT_SAMPLE = 300  # distinct accepted numbers re-checked to measure agreement
 REGION_SAMPLE = 100
@@ -38,6 +48,7 @@ _TYPE_DESCS = (
     "voicemail",
 )
 _SHAPE = r"^\+?[\d\s().\-/]{6,30}$"
+_DIGIT_BYTES = ByteMap(regex_bytes(r"\d"))  # RE2's \d is ASCII: keeping these is removing \D
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,36 @@ def is_valid_phone(text: str, region: str) -> bool:
         return phonenumbers.is_valid_number(phonenumbers.parse(text, region))
     except phonenumbers.NumberParseException:
         return False
+
+
+@cache
+def _possible_lengths(country_code: int) -> frozenset[int] | None:
+    """The national number lengths a valid number of this calling code can have: the union of
+    its regions' general lengths (`is_valid_number` requires one of them before any pattern);
+    None when a region leaves the length open."""
+    lengths: set[int] = set()
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ()):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+        if metadata is None or metadata.general_desc is None:
+            continue
+        if not metadata.general_desc.possible_length:
+            return None
+        lengths.update(metadata.general_desc.possible_length)
+    return frozenset(lengths)
+
+
+def _is_valid_quick(text: str, region: str) -> bool:
+    """`is_valid_phone`, answered without `is_valid_number` for numbers of a length no region
+    of their calling code allows: finding the number's region tries every region's patterns
+    (some twenty for +1), which is most of the cost of rejecting a too-short number."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return False
+    lengths = _possible_lengths(number.country_code)
+    if lengths is not None and len(phonenumbers.national_significant_number(number)) not in lengths:
+        return False
+    return phonenumbers.is_valid_number(number)
 
 
 @cache
@@ -122,24 +163,16 @@ def check_phones(values: pa.Array) -> PhoneCheck:
         return PhoneCheck(valid, FALLBACK_REGION, 0, 0, 0)
     spread = values.take(pa.array(np.linspace(0, n - 1, min(n, 400)).astype(np.int64))).to_pylist()
     region = detect_region(spread)
-    shaped = pc.fill_null(pc.match_substring_regex(values, _SHAPE), False)
-    international = pc.starts_with(values, "+")  # "00" and "011" prefixes are left to phonenumbers
-    digits = pc.replace_substring_regex(values, r"\D", "")
+    values = _plain_text(values)
+    text = text_bytes(values)
+    assert text is not None  # plain text without nulls
+    international = byte_at(text) == ord("+")  # "00" and "011" prefixes are left to phonenumbers
+    shaped = pc.fill_null(pc.match_substring_regex(values, _SHAPE), False).to_numpy(zero_copy_only=False)
+    digits = keep_bytes(values, text, _DIGIT_BYTES)
     home = phonenumbers.country_code_for_region(region)
-    intl = international.to_numpy(zero_copy_only=False)
-    codes = np.where(intl, 0, home).astype(np.int64)
-    national = digits
-    remaining = intl.copy()
-    calling_codes = pa.array([str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE])
-    for width in (1, 2, 3):  # calling codes are prefix-free: the first that exists is the one
-        prefix = pc.utf8_slice_codeunits(digits, 0, width)
-        hit = remaining & pc.fill_null(pc.is_in(prefix, value_set=calling_codes), False).to_numpy(
-            zero_copy_only=False
-        )
-        if hit.any():
-            codes[hit] = pc.cast(prefix.filter(pa.array(hit)), pa.int64()).to_numpy(zero_copy_only=False)
-            national = pc.if_else(pa.array(hit), pc.utf8_slice_codeunits(digits, width), national)
-            remaining &= ~hit
+    codes, width = _calling_codes(digits, international)
+    codes = np.where(international, codes, home)
+    national = drop_leading(digits, _digit_text(digits), width)
     prefix = _national_prefix(region)
     for code in np.unique(codes):
         pattern = _pattern(int(code)) if code else None
@@ -157,8 +190,45 @@ def check_phones(values: pa.Array) -> PhoneCheck:
                 unprefixed = pc.utf8_slice_codeunits(subset.filter(pa.array(retry)), len(prefix))
                 matched[retry] = _matches(unprefixed, pattern)
         valid[selected] = matched
-    valid &= shaped.to_numpy(zero_copy_only=False)
+    valid &= shaped
     return _confirm(values, valid, region)
+
+
+def _plain_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = pc.cast(values, pa.large_string())
+    return pc.fill_null(values, "") if values.null_count else values
+
+
+def _digit_text(digits: pa.Array) -> TextBytes:
+    text = text_bytes(digits)
+    assert text is not None  # built from plain text without nulls
+    return text
+
+
+def _calling_codes(digits: pa.Array, international: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per number written with a '+': the calling code its digits start with and its width in
+    digits (0 when none). Calling codes are prefix-free, so the first width that names one
+    is the one; they never start with 0, so the leading digits read as an integer say it."""
+    text = _digit_text(digits)
+    n = len(international)
+    codes = np.zeros(n, dtype=np.int64)
+    width = np.zeros(n, dtype=np.int64)
+    known = np.zeros(1000, dtype=bool)
+    known[[c for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE if 0 < c < 1000]] = True
+    leading = np.zeros(n, dtype=np.int64)
+    remaining = international & (byte_at(text) > ord("0"))
+    for w in (1, 2, 3):
+        digit = byte_at(text, w - 1)
+        remaining &= digit >= 0  # shorter numbers were tried whole at a smaller width
+        leading = leading * 10 + (digit - ord("0"))
+        hit = remaining & known[np.where(remaining, leading, 0)]
+        codes[hit] = leading[hit]
+        width[hit] = w
+        remaining &= ~hit
+    return codes, width
 
 
 def _matches(values: pa.Array | pa.ChunkedArray, pattern: str) -> np.ndarray:
@@ -170,7 +240,7 @@ def _confirm(values: pa.Array, valid: np.ndarray, region: str) -> PhoneCheck:
     sample of accepted ones (disagreements are counted and the number marked invalid)."""
     rejected = np.flatnonzero(~valid)[:CONFIRM_LIMIT]
     for i, text in zip(rejected, values.take(pa.array(rejected)).to_pylist(), strict=True):
-        valid[i] = is_valid_phone(text, region)
+        valid[i] = _is_valid_quick(text, region)
     accepted = np.flatnonzero(valid)
     sample = accepted[
         np.linspace(0, len(accepted) - 1, min(len(accepted), AGREEMENT_SAMPLE)).astype(np.int64)
@@ -178,7 +248,7 @@ def _confirm(values: pa.Array, valid: np.ndarray, region: str) -> PhoneCheck:
     disagreements = 0
     if len(sample):
         for i, text in zip(sample, values.take(pa.array(sample)).to_pylist(), strict=True):
-            if not is_valid_phone(text, region):
+            if not _is_valid_quick(text, region):
                 valid[i] = False
                 disagreements += 1
     return PhoneCheck(valid, region, len(rejected), len(sample), disagreements)

@@ -1,0 +1,92 @@
+"""The byte-level shortcuts of the value checks give exactly what the Arrow kernels and
+regexes they replace or guard give, on text with spaces, separators, NUL bytes and
+non-ASCII characters (some of which upper-case to ASCII letters)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from core.agents.profile.patterns import _trimmable
+from core.agents.profile.sensitive import _ALLOWED, _CARD, _EMAIL, _IBAN, _NINO, _SSN, _shaped_like
+from core.agents.profile.textbytes import (
+    ByteMap,
+    byte_at,
+    drop_leading,
+    keep_bytes,
+    per_value_or,
+    regex_bytes,
+    text_bytes,
+)
+
+_ALPHABET = [*"0123456789 -+.@_%'()/:aZkx\t\n\x00", "ı", "ſ", "é", "ß", "\u00a0", "\u2003", "ǅ"]
+
+
+def _random_texts(seed: int, count: int = 3000, longest: int = 24) -> pa.Array:
+    rng = np.random.default_rng(seed)
+    texts = ["".join(rng.choice(_ALPHABET, size=int(n))) for n in rng.integers(0, longest, count)]
+    texts += ["4111 1111 1111 1111", "GB82 WEST 1234 5698 7654 32", "123-45-6789", "ab123456c", "a@b.co"]
+    return pa.array(texts, pa.large_string())
+
+
+def test_byte_map_matches_the_plain_table() -> None:
+    rng = np.random.default_rng(1)
+    for table in (rng.integers(0, 256, 256).astype(np.uint8), rng.random(256) < 0.5):
+        mapped = ByteMap(table)
+        for n in (0, 1, 2, 7, 1000):
+            data = rng.integers(0, 256, n).astype(np.uint8)
+            assert np.array_equal(mapped(data), table[data])
+
+
+def test_keep_and_drop_bytes_match_arrow() -> None:
+    values = _random_texts(2)
+    text = text_bytes(values)
+    assert text is not None
+    digits = keep_bytes(values, text, ByteMap(regex_bytes(r"\d")))
+    assert digits.equals(pc.replace_substring_regex(values, r"\D", ""))
+    digit_text = text_bytes(digits)
+    assert digit_text is not None
+    counts = np.random.default_rng(3).integers(0, 4, len(digits))
+    dropped = drop_leading(digits, digit_text, counts)
+    expected = [d[c:] for d, c in zip(digits.to_pylist(), counts, strict=True)]
+    assert dropped.to_pylist() == expected
+    sliced = values.slice(5, 50)
+    sliced_text = text_bytes(sliced)
+    assert sliced_text is not None
+    assert byte_at(sliced_text).tolist() == [v.encode()[0] if v else -1 for v in sliced.to_pylist()]
+
+
+def test_per_value_or_holds_each_values_bits() -> None:
+    values = _random_texts(4)
+    text = text_bytes(values)
+    assert text is not None
+    bits = per_value_or(text, ByteMap(np.arange(256, dtype=np.uint8) & 0x0F)(text.data))
+    expected = []
+    for value in values.to_pylist():
+        held = 0
+        for byte in value.encode():
+            held |= byte & 0x0F
+        expected.append(held)
+    assert bits.tolist() == expected
+
+
+def test_sensitive_prefilters_keep_every_match() -> None:
+    values = _random_texts(5)
+    upper = pc.utf8_upper(values)
+    shaped = _shaped_like(values)
+    patterns = {"email": (_EMAIL,), "national_id": (_SSN, _NINO), "card_number": (_CARD,), "iban": (_IBAN,)}
+    assert set(patterns) == set(_ALLOWED)
+    for kind, kind_patterns in patterns.items():
+        for pattern in kind_patterns:
+            matches = pc.match_substring_regex(upper, f"^(?:{pattern})$").to_numpy(zero_copy_only=False)
+            assert not (matches & ~shaped[kind]).any(), kind
+        assert shaped[kind].sum() < len(values)  # and they do filter
+
+
+def test_values_that_trim_are_all_flagged_as_trimmable() -> None:
+    values = _random_texts(6, longest=4)
+    trims = ~pc.equal(pc.utf8_trim_whitespace(values), values).to_numpy(zero_copy_only=False)
+    python_trims = np.array([v.strip() != v for v in values.to_pylist()])
+    flagged = _trimmable(values)
+    assert not ((trims | python_trims) & ~flagged).any()
