@@ -26,7 +26,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.agents.base import AgentContext, LoadedTable
-from core.agents.profile.textbytes import per_value_sum, regex_bytes, text_bytes
+from core.agents.profile.textbytes import (
+    byte_at,
+    last_byte,
+    per_value_sum,
+    regex_bytes,
+    text_bytes,
+    trimmable_bytes,
+)
 
 TYPE_THRESHOLD = 0.95  # share of filled cells that must fit a type for the column to have it
 CANDIDATE_THRESHOLD = 0.5  # below this a type is not even worth reporting as "mostly"
@@ -194,8 +201,31 @@ def _plain_ascii(array: pa.ChunkedArray | pa.Array) -> bool:
 
 def is_missing(series: pd.Series) -> pd.Series:
     """True where a cell is empty, whitespace-only or a missing-value marker such as 'N/A'."""
-    marks = pc.is_in(_normalised(_arrow(series)), value_set=pa.array(sorted(MISSING_MARKERS)))
-    return pd.Series(_mask(marks), index=series.index, name=series.name)
+    array = _arrow(series)
+    candidates = _marker_candidates(array)
+    if candidates is None or candidates.all():
+        marks = _mask(pc.is_in(_normalised(array), value_set=_MARKER_SET))
+    else:
+        marks = np.zeros(len(array), dtype=bool)
+        some = array.filter(pa.array(candidates))
+        marks[candidates] = _mask(pc.is_in(_normalised(some), value_set=_MARKER_SET))
+    return pd.Series(marks, index=series.index, name=series.name)
+
+
+_MARKER_SET = pa.array(sorted(MISSING_MARKERS))
+_MARKER_BYTES = max(len(m.encode()) for m in MISSING_MARKERS)
+_TRIMMABLE = trimmable_bytes()
+
+
+def _marker_candidates(array: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
+    """Values that could be missing markers: short ones, and ones that trimming could shorten
+    (whitespace or a non-ASCII byte at either end). An id or an email starts and ends with a
+    letter or digit and is longer than any marker, so a million of them skip the trim and
+    lower-case pass. None when the array holds nulls (then every value is checked)."""
+    raw = text_bytes(array)
+    if raw is None:
+        return None
+    return (raw.lengths <= _MARKER_BYTES) | _TRIMMABLE[byte_at(raw, 0)] | _TRIMMABLE[last_byte(raw)]
 
 
 def is_null(series: pd.Series) -> pd.Series:

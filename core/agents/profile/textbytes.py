@@ -113,6 +113,25 @@ def byte_at(text: TextBytes, position: int = 0) -> np.ndarray:
     return out
 
 
+def last_byte(text: TextBytes) -> np.ndarray:
+    """Per value, its last byte, or -1 when it is empty."""
+    out = np.full(len(text.offsets) - 1, -1, dtype=np.int16)
+    filled = text.lengths > 0
+    out[filled] = text.data[text.offsets[1:][filled] - 1]
+    return out
+
+
+def trimmable_bytes() -> np.ndarray:
+    """Per byte value (and -1, for "no byte", at index 256 via `table[-1]`), True where
+    `utf8_trim_whitespace` might remove it: ASCII whitespace as Arrow trims it, and every
+    byte of a non-ASCII character (some of those are whitespace). Read off Arrow itself."""
+    probe = pa.array([chr(b) + "x" for b in range(ASCII)])
+    kept = pc.equal(pc.utf8_trim_whitespace(probe), probe).to_numpy(zero_copy_only=False)
+    table = np.ones(257, dtype=bool)
+    table[:ASCII] = ~kept
+    return table
+
+
 def _from_bytes(like: pa.Array, data: np.ndarray, offsets: np.ndarray) -> pa.Array:
     out = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
     return out if pa.types.is_large_string(like.type) else out.cast(like.type)
