@@ -270,7 +270,9 @@ class TaskRun:
     def _execute(self, task: Task, tool: ToolSpec, workdir: Path) -> None:
         tables = _load_inputs(self.store, task, self.settings, workdir, self.progress)
         agents = list(task.agents)
-        context = AgentContext(tables=tables, parameters=dict(task.parameters or {}), results=self.results)
+        context = AgentContext(
+            tables=tables, parameters=dict(task.parameters or {}), results=self.results, agents=tuple(agents)
+        )
         completed: list[str] = []
         stopped: DQError | None = None
         for index, agent_id in enumerate(agents):

@@ -119,14 +119,16 @@ ProgressCallback = Callable[[float, str | None], None]
 @dataclass
 class AgentContext:
     """What an agent may use: the tables, the task's parameters, earlier agents' results,
-    a progress callback (fraction 0..1 of this agent's work, optional message) and a cache
-    shared by the agents of one run (so a column's type is inferred once)."""
+    a progress callback (fraction 0..1 of this agent's work, optional message), a cache
+    shared by the agents of one run (so a column's type is inferred once) and the ids of the
+    run's agents in order (so an agent can start work a later agent will need)."""
 
     tables: dict[str, LoadedTable]
     parameters: dict[str, Any]
     results: dict[str, AgentResult] = field(default_factory=dict)
     progress: ProgressCallback = lambda fraction, message=None: None
     cache: dict[str, Any] = field(default_factory=dict)
+    agents: tuple[str, ...] = ()
 
 
 class Agent(Protocol):

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,8 @@ from core.agents.profile.textbytes import (
     text_bytes,
     trimmable_bytes,
 )
+
+T = TypeVar("T")
 
 TYPE_THRESHOLD = 0.95  # share of filled cells that must fit a type for the column to have it
 CANDIDATE_THRESHOLD = 0.5  # below this a type is not even worth reporting as "mostly"
@@ -727,9 +730,14 @@ WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 class cached_property:
-    """`functools.cached_property` without its lock: on Python 3.11 that lock is shared by all
-    instances, so two threads computing two *different* columns would wait for each other.
-    Each column is computed by one thread at a time (see `warm`), so no lock is needed."""
+    """`functools.cached_property` with a lock per instance and attribute: on Python 3.11 the
+    standard one locks all instances at once, so two threads computing two *different*
+    columns would wait for each other. Here two threads asking for the same column's value
+    compute it once (the second waits), and different columns never wait. Attributes depend on
+    one another in one direction only (type needs codes, never the reverse), so the locks
+    cannot deadlock."""
+
+    _guard = threading.Lock()
 
     def __init__(self, function: Callable[[Any], Any]) -> None:
         self.function = function
@@ -743,8 +751,13 @@ class cached_property:
         if instance is None:
             return self
         cache = instance.__dict__
-        if self.name not in cache:
-            cache[self.name] = self.function(instance)
+        if self.name in cache:
+            return cache[self.name]
+        with cached_property._guard:
+            lock = cache.setdefault(f"_lock_{self.name}", threading.Lock())
+        with lock:
+            if self.name not in cache:
+                cache[self.name] = self.function(instance)
         return cache[self.name]
 
 
@@ -966,6 +979,35 @@ def column_profile(context: AgentContext, table: LoadedTable, column: str) -> Co
         text.name = str(column)
         profiles[key] = ColumnProfile(table.file_key, str(column), text)
     return profiles[key]
+
+
+def per_table(context: AgentContext, cache_key: str, table: LoadedTable, compute: Callable[[], T]) -> T:
+    """A table-wide fact, computed once per run and shared (or awaited, when `prefetch` has
+    started it in the background)."""
+    cache: dict[str, Any] = context.cache.setdefault(cache_key, {})
+    if table.file_key not in cache:
+        cache[table.file_key] = compute()
+    found = cache[table.file_key]
+    return found.result() if isinstance(found, Future) else found
+
+
+def prefetch(context: AgentContext, cache_key: str, table: LoadedTable, compute: Callable[[], Any]) -> None:
+    """Start computing a table-wide fact in a background thread, for a later agent to pick up
+    through `per_table`: its single-threaded stretches then overlap the other agents' work on
+    the two cores. An error is kept and raised in the agent that asks for the fact."""
+    cache: dict[str, Any] = context.cache.setdefault(cache_key, {})
+    if table.file_key in cache:
+        return
+    future: Future[Any] = Future()
+    cache[table.file_key] = future
+
+    def run() -> None:
+        try:
+            future.set_result(compute())
+        except BaseException as error:  # handed to the agent that waits for it
+            future.set_exception(error)
+
+    threading.Thread(target=run, name=f"prefetch-{cache_key}", daemon=True).start()
 
 
 def column_count(context: AgentContext) -> int:

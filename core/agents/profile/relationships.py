@@ -20,7 +20,14 @@ import pyarrow as pa
 
 from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable
 from core.agents.profile.checks import Check, emit
-from core.agents.profile.inference import ColumnProfile, column_profile, typed_if_useful, warm
+from core.agents.profile.inference import (
+    ColumnProfile,
+    column_profile,
+    per_table,
+    prefetch,
+    typed_if_useful,
+    warm,
+)
 from core.agents.rows import join_text
 
 AGENT_ID = "relationships"
@@ -64,10 +71,12 @@ class TableRelationships:
 
 def table_relationships(context: AgentContext, table: LoadedTable) -> TableRelationships:
     """The cached relationships of one table."""
-    cache: dict[str, TableRelationships] = context.cache.setdefault(CACHE_KEY, {})
-    if table.file_key not in cache:
-        cache[table.file_key] = _compute(context, table)
-    return cache[table.file_key]
+    return per_table(context, CACHE_KEY, table, lambda: _compute(context, table))
+
+
+def prefetch_relationships(context: AgentContext, table: LoadedTable) -> None:
+    """Start `table_relationships` in the background (see `inference.prefetch`)."""
+    prefetch(context, CACHE_KEY, table, lambda: _compute(context, table))
 
 
 def _compute(context: AgentContext, table: LoadedTable) -> TableRelationships:

@@ -20,6 +20,8 @@ from core.agents.profile.inference import (
     ColumnType,
     each_column,
 )
+from core.agents.profile.relationships import prefetch_relationships
+from core.agents.profile.uniqueness import prefetch_uniqueness
 from core.agents.rows import RowRefs, refs
 
 AGENT_ID = "types"
@@ -58,6 +60,7 @@ class TypesAgent:
             result.alerts.extend(findings)
             result.row_refs.extend(_row_refs(table, profile, findings))
             result.recommendations.extend(_recommendations(findings))
+        _start_table_facts(context)
         result.metrics = {
             "columns": sum(by_type.values()),
             "columns_by_type": dict(by_type),
@@ -65,6 +68,17 @@ class TypesAgent:
             "mixed_type_columns": mixed,
         }
         return result
+
+
+def _start_table_facts(context: AgentContext) -> None:
+    """The table-wide facts of later agents (duplicates and keys, relationships) depend only on
+    what is known now; started in the background, their long single-threaded stretches overlap
+    the per-column agents that run meanwhile."""
+    for table in context.tables.values():
+        if "uniqueness" in context.agents:
+            prefetch_uniqueness(context, table)
+        if "relationships" in context.agents:
+            prefetch_relationships(context, table)
 
 
 def _column_alerts(table: LoadedTable, profile: ColumnProfile) -> list[Finding]:

@@ -22,7 +22,15 @@ import pandas as pd
 import pyarrow as pa
 
 from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable, Recommendation
-from core.agents.profile.inference import _ID_NAME, ColumnProfile, column_profile, matching_keys, warm
+from core.agents.profile.inference import (
+    _ID_NAME,
+    ColumnProfile,
+    column_profile,
+    matching_keys,
+    per_table,
+    prefetch,
+    warm,
+)
 from core.agents.rows import examples_at, join_text, refs
 
 AGENT_ID = "uniqueness"
@@ -159,10 +167,12 @@ def _near_duplicates(
 
 def table_uniqueness(context: AgentContext, table: LoadedTable) -> TableUniqueness:
     """The uniqueness facts of one table, computed once per run and shared."""
-    cache: dict[str, TableUniqueness] = context.cache.setdefault(CACHE_KEY, {})
-    if table.file_key not in cache:
-        cache[table.file_key] = _compute(context, table)
-    return cache[table.file_key]
+    return per_table(context, CACHE_KEY, table, lambda: _compute(context, table))
+
+
+def prefetch_uniqueness(context: AgentContext, table: LoadedTable) -> None:
+    """Start `table_uniqueness` in the background (see `inference.prefetch`)."""
+    prefetch(context, CACHE_KEY, table, lambda: _compute(context, table))
 
 
 def _compute(context: AgentContext, table: LoadedTable) -> TableUniqueness:
