@@ -115,6 +115,23 @@ def test_a_mostly_numeric_column_below_95_percent_is_text_with_its_majority_type
     assert column_type.mismatch_share == pytest.approx(0.8) and column_type.mismatch_count == 20
 
 
+@pytest.mark.parametrize("rows", [300, 12_000])  # the second is long enough for Arrow's date parsing
+def test_dates_and_times_mixed_in_one_column_take_the_majority_format(rows: int) -> None:
+    """Formats are only tried on the side of the ':' line they can fit, and long ISO columns
+    are parsed by Arrow: neither may change which format wins or which cells misfit."""
+    stamps = [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:00" for i in range(rows)]
+    stamps[::50] = ["2024-02-30 10:00:00"] * len(stamps[::50])  # no such day: a misfit
+    values = [*stamps, "2024-03-01", "2024-3-2 10:00:00"]
+    column_type = infer_column(pd.Series(values, dtype="str", name="seen"))
+    assert (column_type.inferred_type, column_type.date_format) == ("datetime", "%Y-%m-%d %H:%M:%S")
+    assert column_type.mismatch_count == len(stamps[::50]) + 1  # the short form still parses
+    assert "2024-03-01" in column_type.mismatch_examples
+    days = [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}" for i in range(rows)] + ["2024-01-05 10:00:00"]
+    column_type = infer_column(pd.Series(days, dtype="str", name="day"))
+    assert (column_type.inferred_type, column_type.date_format) == ("date", "%Y-%m-%d")
+    assert column_type.mismatch_examples == ("2024-01-05 10:00:00",)
+
+
 def test_missing_markers_and_whitespace() -> None:
     values = pd.Series(
         ["", "  ", "N/A", "null", " None ", "-", "?", "NaN", "#N/A", "missing", "0", "x"], dtype="str"

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 
 from core.agents.base import AgentContext, LoadedTable
 from core.agents.profile.textbytes import (
+    ByteMap,
     byte_at,
     last_byte,
     per_value_sum,
@@ -493,8 +494,15 @@ def _date_candidate(column: _Weighted, hint: _Candidate | None) -> _Candidate | 
     if sum(1 for v in values if _DATE_LIKE.match(v)) < CANDIDATE_THRESHOLD * max(len(values), 1):
         return None
     sample = _series(array)
+    # every time format has a ':' and no date format has one, and a parsed text holds each
+    # literal of its format: so a format fits at most the values on its side of that line,
+    # and a format that cannot beat the best so far (ties go to the first) is not tried
+    colon = _mask(pc.match_substring(array, ":"))
+    reach = {True: column.share(colon), False: column.share(~colon)}
     best: _Candidate | None = None
     for fmt in (*DATE_FORMATS, *DATETIME_FORMATS):
+        if reach[":" in fmt] <= (best.share if best is not None else 0.0):
+            continue
         candidate = _date_result(column, fmt, _parse_dates(sample, fmt))
         if best is None or candidate.share > best.share:
             best = candidate
@@ -597,7 +605,7 @@ def _phone_share(column: _Weighted, sample: pa.ChunkedArray | pa.Array) -> float
     return share(column) if share(_Weighted(sample)) >= 0.9 else 0.0
 
 
-_DIGITS = regex_bytes(r"\d")
+_DIGITS = ByteMap(regex_bytes(r"\d"))
 
 
 def _digit_counts(texts: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -607,7 +615,7 @@ def _digit_counts(texts: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if raw is None:  # nulls: the regex path, which counts a null as no digits
         kept = pc.replace_substring_regex(texts, r"\D", "")
         return pc.fill_null(pc.utf8_length(kept), 0).to_numpy(zero_copy_only=False)
-    return per_value_sum(raw, _DIGITS[raw.data])
+    return per_value_sum(raw, _DIGITS(raw.data))
 
 
 def _text_semantic(
