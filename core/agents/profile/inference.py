@@ -714,8 +714,10 @@ def _typed_numbers(text: pd.Series, column_type: ColumnType) -> pd.Series:
         core = pc.replace_substring(core, ",", "")
     elif style == "decimal_comma":
         core = pc.replace_substring(pc.replace_substring(core, ".", ""), ",", ".")
-    core = pc.replace_substring_regex(core, r"^\+", "")
-    valid = pc.if_else(fits, core, pa.scalar(None, core.type))
+    if pc.any(pc.starts_with(core, "+")).as_py():  # Arrow reads "+1.5" but not "+5"
+        core = pc.replace_substring_regex(core, r"^\+", "")
+    every_fits = pc.all(pc.fill_null(fits, False)).as_py()
+    valid = core if every_fits else pc.if_else(fits, core, pa.scalar(None, core.type))
     if column_type.inferred_type == "integer":
         try:
             ints = pc.cast(valid, pa.int64())
