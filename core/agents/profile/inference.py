@@ -370,6 +370,8 @@ class _Weighted:
         return int(fits.sum()) if self.counts is None else int(self.counts[fits].sum())
 
     def filter(self, fits: np.ndarray) -> _Weighted:
+        if fits.all():  # every value fits (a clean column): nothing to copy
+            return self
         counts = None if self.counts is None else self.counts[fits]
         return _Weighted(self.texts.filter(pa.array(fits)), counts)
 
