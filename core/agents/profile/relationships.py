@@ -31,6 +31,7 @@ FD_MIN_ROWS_PER_VALUE = 5  # on average; below this "A decides B" is true of alm
 FD_MAX_VALUES = 100_000
 FD_SCREEN_ROWS = 50_000  # pairs are screened on this many rows before the exact count
 FD_SCREEN_SHARE = 0.97
+FD_SCREEN_STEP = 10  # a pair is first tried on every tenth sample row (`_Screen`)
 CORRELATION_SAMPLE = 200_000
 STRONG_CORRELATION = 0.9
 ASSOCIATION_MAX_VALUES = 100
@@ -96,10 +97,13 @@ def _correlations(profiles: list[ColumnProfile], n: int) -> tuple[list[dict[str,
     if len(numeric) < 2:
         return [], 0
     rows = _sample_rows(n, CORRELATION_SAMPLE)
-    frame = pd.DataFrame({p.name: p.typed.to_numpy(dtype="float64", na_value=np.nan)[rows] for p in numeric})
+    frame = pd.DataFrame(
+        {p.name: p.typed.take(rows).to_numpy(dtype="float64", na_value=np.nan) for p in numeric}
+    )
     frame = frame.where(np.isfinite(frame))
     pearson = frame.corr(method="pearson", min_periods=10)
-    spearman = frame.rank().corr(method="pearson", min_periods=10)
+    ranks = pd.DataFrame({name: _average_ranks(frame[name].to_numpy()) for name in frame.columns})
+    spearman = ranks.corr(method="pearson", min_periods=10)
     pairs = []
     for a, b in combinations(frame.columns, 2):
         r, rho = pearson.loc[a, b], spearman.loc[a, b]
@@ -107,6 +111,19 @@ def _correlations(profiles: list[ColumnProfile], n: int) -> tuple[list[dict[str,
             pairs.append({"column_a": a, "column_b": b, "pearson": float(r), "spearman": float(rho)})
     pairs.sort(key=lambda p: -abs(p["pearson"]))
     return pairs, len(rows)
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """pandas' `rank()` (ties share the average of their ranks, NaN stays NaN) by one sort:
+    the same numbers, exactly, since each average is a whole or half number."""
+    ranks = np.full(len(values), np.nan)
+    present = np.flatnonzero(~np.isnan(values))
+    order = np.argsort(values[present])
+    ordered = values[present][order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    ends = np.append(starts[1:], len(ordered))
+    ranks[present[order]] = np.repeat((starts + 1 + ends) / 2, ends - starts)
+    return ranks
 
 
 def _both_filled(a: ColumnProfile, b: ColumnProfile) -> np.ndarray | None:
@@ -122,7 +139,13 @@ def _rows(codes: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 
 def _cramers_v(a: np.ndarray, b: np.ndarray, card_a: int, card_b: int) -> float:
-    table = np.bincount(a * card_b + b, minlength=card_a * card_b).reshape(card_a, card_b).astype(float)
+    table = np.bincount(a * card_b + b, minlength=card_a * card_b).reshape(card_a, card_b)
+    return _cramers_v_of(table)
+
+
+def _cramers_v_of(counts: np.ndarray) -> float:
+    """Cramér's V of a table of pair counts (values no row holds are left out)."""
+    table = counts.astype(float)
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
     total = table.sum()
     if total == 0 or min(table.shape) < 2:
@@ -140,18 +163,19 @@ def _categorical(profile: ColumnProfile, limit: int) -> bool:
 def _associations(profiles: list[ColumnProfile]) -> list[dict[str, Any]]:
     """Cramér's V between columns of few categories, on every row where both are filled."""
     chosen = [p for p in profiles if _categorical(p, ASSOCIATION_MAX_VALUES)]
+    wide = {p.name: p.encoded.codes.astype(np.intp) for p in chosen}  # bincount's own type, once
     pairs = []
     for a, b in combinations(chosen, 2):
-        both = _both_filled(a, b)
-        if both is not None and both.sum() < 2:
+        card_a, card_b = len(a.encoded.counts), len(b.encoded.counts)
+        combined = wide[a.name] * card_b
+        combined += wide[b.name]
+        table = np.bincount(combined, minlength=card_a * card_b).reshape(card_a, card_b)
+        # the rows where either is missing, taken out of the table rather than out of the rows
+        table[a.missing_codes, :] = 0
+        table[:, b.missing_codes] = 0
+        if (a.missing_codes.any() or b.missing_codes.any()) and table.sum() < 2:
             continue
-        v = _cramers_v(
-            _rows(a.encoded.codes, both).astype(np.int64),
-            _rows(b.encoded.codes, both).astype(np.int64),
-            len(a.encoded.counts),
-            len(b.encoded.counts),
-        )
-        pairs.append({"column_a": a.name, "column_b": b.name, "cramers_v": v})
+        pairs.append({"column_a": a.name, "column_b": b.name, "cramers_v": _cramers_v_of(table)})
     pairs.sort(key=lambda p: -p["cramers_v"])
     return pairs
 
@@ -159,7 +183,7 @@ def _associations(profiles: list[ColumnProfile]) -> list[dict[str, Any]]:
 DENSE_PAIR_CELLS = 2_000_000  # A values x B values up to which pairs are counted in a table
 
 
-def _fd_share(a: np.ndarray, b: np.ndarray, card_b: int) -> tuple[float, np.ndarray, np.ndarray]:
+def fd_share(a: np.ndarray, b: np.ndarray, card_b: int) -> tuple[float, np.ndarray, np.ndarray]:
     """Share of rows whose `b` is the most common `b` of their `a`; that usual `b` per `a`
     value (-1 for an `a` value no row holds), and a mask of the rows that differ from it.
     Among equally common `b` values the pair seen first in the rows is the usual one."""
@@ -173,7 +197,7 @@ def _fd_share(a: np.ndarray, b: np.ndarray, card_b: int) -> tuple[float, np.ndar
 
 
 def _usual_b_dense(a: np.ndarray, b: np.ndarray, card_a: int, card_b: int) -> tuple[np.ndarray, int]:
-    """`_fd_share`'s usual `b` from a table of pair counts (one bincount, no hashing)."""
+    """`fd_share`'s usual `b` from a table of pair counts (one bincount, no hashing)."""
     counts = np.bincount(a.astype(np.int64) * card_b + b, minlength=card_a * card_b).reshape(card_a, card_b)
     top = counts.max(axis=1)
     best = counts.argmax(axis=1).astype(np.int64)
@@ -187,7 +211,7 @@ def _usual_b_dense(a: np.ndarray, b: np.ndarray, card_a: int, card_b: int) -> tu
 
 
 def _usual_b_hashed(a: np.ndarray, b: np.ndarray, card_a: int, card_b: int) -> tuple[np.ndarray, int]:
-    """`_fd_share`'s usual `b` for too many value pairs to tabulate: pairs are hashed."""
+    """`fd_share`'s usual `b` for too many value pairs to tabulate: pairs are hashed."""
     pair_codes, pairs = pd.factorize(a.astype(np.int64) * card_b + b)
     pair_counts = np.bincount(pair_codes)
     pair_a, pair_b = pairs // card_b, pairs % card_b
@@ -218,31 +242,69 @@ def _dependencies(profiles: list[ColumnProfile], n: int) -> list[Dependency]:
         distinct = int((~p.missing_codes).sum())
         if 2 <= distinct <= FD_MAX_VALUES and p.column_type.semantic_type not in ("free_text",):
             usable.append((p, distinct, _values_covering(p, FD_MIN_SHARE)))
-    screen = _sample_rows(n, FD_SCREEN_ROWS)
+    screen = _Screen(_sample_rows(n, FD_SCREEN_ROWS), [p for p, _, _ in usable])
     found = []
     for (a, card_a, _), (b, _, core_b) in permutations(usable, 2):
         # if A decides B on 99% of rows, those rows hold at most as many B values as A has
         if core_b > card_a or n / card_a < FD_MIN_ROWS_PER_VALUE:
             continue
-        codes_a, codes_b = a.encoded.codes, b.encoded.codes
-        sample_both = ~(a.missing_codes[codes_a[screen]] | b.missing_codes[codes_b[screen]])
-        sample_a, sample_b = codes_a[screen][sample_both], codes_b[screen][sample_both]
-        if len(sample_a) < 2:
-            continue
-        share, _, _ = _fd_share(sample_a, sample_b, len(b.encoded.counts))
-        if share < FD_SCREEN_SHARE:
+        if not screen.passes(a, b):
             continue
         both = _both_filled(a, b)
-        positions = np.arange(n) if both is None else np.flatnonzero(both)
-        full_a, full_b = _rows(codes_a, both), _rows(codes_b, both)
-        share, best, differs = _fd_share(full_a, full_b, len(b.encoded.counts))
+        full_a, full_b = _rows(a.encoded.codes, both), _rows(b.encoded.codes, both)
+        share, best, differs = fd_share(full_a, full_b, len(b.encoded.counts))
         if share < FD_MIN_SHARE:
             continue
-        found.append(
-            Dependency(a.name, b.name, share, len(positions), positions[differs], best[full_a[differs]])
-        )
+        violations = np.flatnonzero(differs) if both is None else np.flatnonzero(both)[differs]
+        found.append(Dependency(a.name, b.name, share, len(full_a), violations, best[full_a[differs]]))
     found.sort(key=lambda d: (-d.share, d.determinant, d.dependent))
     return found
+
+
+class _Screen:
+    """The sample rows every pair is screened on, each column's codes there taken once.
+
+    A pair is first tried on every `FD_SCREEN_STEP`-th of those rows: rows that break a rule
+    on part of the sample still break it on the whole (adding rows never lowers the count
+    of rows differing from their group's usual value), so when that part alone holds more
+    such rows than the whole sample may, the pair is out without counting the rest."""
+
+    def __init__(self, rows: np.ndarray, profiles: list[ColumnProfile]) -> None:
+        self.codes = {id(p): p.encoded.codes[rows].astype(np.int64) for p in profiles}
+        self.missing = {id(p): p.missing_codes[self.codes[id(p)]] for p in profiles}
+
+    def passes(self, a: ColumnProfile, b: ColumnProfile) -> bool:
+        """True when `A → B` holds on at least `FD_SCREEN_SHARE` of the sample rows where
+        both are filled (`fd_share` on those rows, as the full count would compute it)."""
+        codes_a, codes_b = self.codes[id(a)], self.codes[id(b)]
+        if a.missing_codes.any() or b.missing_codes.any():
+            both = ~(self.missing[id(a)] | self.missing[id(b)])
+            codes_a, codes_b = codes_a[both], codes_b[both]
+        rows = len(codes_a)
+        if rows < 2:
+            return False
+        card_a, card_b = len(a.encoded.counts), len(b.encoded.counts)
+        part = slice(None, None, FD_SCREEN_STEP)
+        part_rows = len(codes_a[part])
+        breaking = part_rows - _agreeing(codes_a[part], codes_b[part], card_a, card_b)
+        if (rows - breaking) / rows < FD_SCREEN_SHARE:
+            return False
+        return _agreeing(codes_a, codes_b, card_a, card_b) / rows >= FD_SCREEN_SHARE
+
+
+def _agreeing(a: np.ndarray, b: np.ndarray, card_a: int, card_b: int) -> int:
+    """Rows whose `b` is the most common `b` of their `a`: `fd_share`'s count, without the
+    usual values themselves. Pairs are tabulated when the table is small for the rows, else
+    sorted (a table of a million cells for a few thousand rows would cost more than them)."""
+    pairs = a * card_b + b
+    if card_a * card_b <= max(4 * len(a), 1024):
+        return int(np.bincount(pairs, minlength=card_a * card_b).reshape(card_a, card_b).max(axis=1).sum())
+    pairs.sort()
+    starts = np.flatnonzero(np.concatenate(([True], pairs[1:] != pairs[:-1])))
+    sizes = np.diff(np.append(starts, len(pairs)))
+    of_a = pairs[starts] // card_b
+    groups = np.flatnonzero(np.concatenate(([True], of_a[1:] != of_a[:-1])))
+    return int(np.maximum.reduceat(sizes, groups).sum())
 
 
 def _violation_check(table: LoadedTable, dependency: Dependency, context: AgentContext) -> Check:
