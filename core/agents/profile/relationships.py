@@ -98,7 +98,7 @@ def _correlations(profiles: list[ColumnProfile], n: int) -> tuple[list[dict[str,
         return [], 0
     rows = _sample_rows(n, CORRELATION_SAMPLE)
     frame = pd.DataFrame(
-        {p.name: p.typed.take(rows).to_numpy(dtype="float64", na_value=np.nan) for p in numeric}
+        {p.name: p.typed.array.take(rows).to_numpy(dtype="float64", na_value=np.nan) for p in numeric}
     )
     frame = frame.where(np.isfinite(frame))
     pearson = frame.corr(method="pearson", min_periods=10)
