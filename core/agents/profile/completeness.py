@@ -60,8 +60,8 @@ class CompletenessAgent:
 
 
 def _column_facts(profile: ColumnProfile, rows: int) -> dict[str, Any]:
-    null = int(profile.null.sum())
-    missing = int(profile.missing.sum())
+    null = int(np.count_nonzero(profile.null.to_numpy()))
+    missing = int(profile.encoded.counts[profile.missing_codes].sum())  # = profile.missing.sum()
     return {
         "null_count": null,
         "disguised_missing_count": missing - null,

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable, Recommendation
 from core.agents.profile.inference import _ID_NAME, ColumnProfile, column_profile, matching_keys, warm
-from core.agents.rows import examples_at, join_text, refs
+from core.agents.rows import join_text, refs
 
 AGENT_ID = "uniqueness"
 CACHE_KEY = "profile.uniqueness"
@@ -140,7 +140,10 @@ def _in_repeated_runs(hashed: np.ndarray) -> np.ndarray:
     low = np.uint64((1 << max(int(n - 1).bit_length(), 1)) - 1)
     keyed = hashed * _MIX
     keyed &= ~low
-    keyed |= np.arange(n, dtype=np.uint64)
+    numbers = np.arange(min(n, _BLOCK), dtype=np.uint64)
+    for start in range(0, n, _BLOCK):  # row numbers a block at a time (no million-row arange)
+        block = keyed[start : start + _BLOCK]
+        block |= numbers[: len(block)] + np.uint64(start)
     keyed.sort()
     same_as_next = (keyed[1:] ^ keyed[:-1]) <= low
     shared = np.zeros(n, dtype=bool)
@@ -322,8 +325,9 @@ def _pair_keys(
     ]
     usable.sort(key=lambda p: -facts.columns[p.name]["distinct_values"])
     usable = usable[:MAX_KEY_COLUMNS]
-    kept_positions = np.flatnonzero(kept)
-    sample = kept_positions[np.linspace(0, kept_rows - 1, min(kept_rows, KEY_SAMPLE)).astype(np.int64)]
+    sample = _kept_positions(
+        facts.exact_duplicates, np.linspace(0, kept_rows - 1, min(kept_rows, KEY_SAMPLE)).astype(np.int64)
+    )
     sampled = {p.name: p.encoded.codes[sample].astype(np.int64) for p in usable}
     repeats = {p.name: counts_kept[p.name] > 1 for p in usable}
     repeated_rows = {p.name: int(counts_kept[p.name][repeats[p.name]].sum()) for p in usable}
@@ -351,6 +355,27 @@ def _pair_keys(
         if len(keys) == MAX_KEYS_REPORTED:
             break
     return keys
+
+
+def _kept_positions(dropped: np.ndarray, nth: np.ndarray) -> np.ndarray:
+    """The row positions of the `nth` rows left once `dropped` rows are set aside, from the
+    few dropped rows alone: the k-th kept row lies k rows plus the dropped rows before it in."""
+    dropped = np.sort(dropped)
+    shifted = dropped - np.arange(len(dropped))  # dropped row j has this many kept rows before it
+    return nth + np.searchsorted(shifted, nth, side="right")
+
+
+def _examples(profile: ColumnProfile, rows: np.ndarray, limit: int = 5) -> list[str]:
+    """`rows.examples_at` read through the column's distinct values (the same texts, without
+    indexing the million-row text column)."""
+    seen: list[str] = []
+    codes = profile.encoded.codes[rows[: limit * 20]]
+    for value in profile.encoded.values.take(pa.array(codes)).to_pylist():
+        if value not in seen:
+            seen.append(value)
+            if len(seen) == limit:
+                break
+    return seen
 
 
 def _duplicate_values(profile: ColumnProfile, column_facts: dict[str, Any]) -> np.ndarray | None:
@@ -469,7 +494,7 @@ class UniquenessAgent:
                     column=name,
                     file_key=table.file_key,
                     count=len(rows),
-                    examples=examples_at(profile.text, rows),
+                    examples=_examples(profile, rows),
                 )
             )
             result.recommendations.append(
