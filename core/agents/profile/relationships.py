@@ -77,8 +77,9 @@ def _compute(context: AgentContext, table: LoadedTable) -> TableRelationships:
     profiles = every[:MAX_COMPARED_COLUMNS]
     found = TableRelationships(columns_compared=len(profiles), columns_total=len(every))
     found.correlations, found.correlation_rows = _correlations(profiles, len(table.frame))
-    found.associations = _associations(profiles)
-    found.dependencies = _dependencies(profiles, len(table.frame))
+    pairs = _PairCounts()
+    found.associations = _associations(profiles, pairs)
+    found.dependencies = _dependencies(profiles, len(table.frame), pairs)
     found.checks = [_violation_check(table, d, context) for d in found.dependencies if len(d.violations)]
     return found
 
@@ -160,24 +161,61 @@ def _categorical(profile: ColumnProfile, limit: int) -> bool:
     return profile.column_type.inferred_type in ("string", "boolean") and 2 <= filled <= limit
 
 
-def _associations(profiles: list[ColumnProfile]) -> list[dict[str, Any]]:
+def _associations(profiles: list[ColumnProfile], pairs: _PairCounts) -> list[dict[str, Any]]:
     """Cramér's V between columns of few categories, on every row where both are filled."""
     chosen = [p for p in profiles if _categorical(p, ASSOCIATION_MAX_VALUES)]
-    wide = {p.name: p.encoded.codes.astype(np.intp) for p in chosen}  # bincount's own type, once
-    pairs = []
+    found = []
     for a, b in combinations(chosen, 2):
-        card_a, card_b = len(a.encoded.counts), len(b.encoded.counts)
-        combined = wide[a.name] * card_b
-        combined += wide[b.name]
-        table = np.bincount(combined, minlength=card_a * card_b).reshape(card_a, card_b)
-        # the rows where either is missing, taken out of the table rather than out of the rows
-        table[a.missing_codes, :] = 0
-        table[:, b.missing_codes] = 0
+        table = _both_filled_counts(a, b, pairs.table(a, b))
         if (a.missing_codes.any() or b.missing_codes.any()) and table.sum() < 2:
             continue
-        pairs.append({"column_a": a.name, "column_b": b.name, "cramers_v": _cramers_v_of(table)})
-    pairs.sort(key=lambda p: -p["cramers_v"])
-    return pairs
+        found.append({"column_a": a.name, "column_b": b.name, "cramers_v": _cramers_v_of(table)})
+    found.sort(key=lambda p: -p["cramers_v"])
+    return found
+
+
+def _both_filled_counts(a: ColumnProfile, b: ColumnProfile, counts: np.ndarray) -> np.ndarray:
+    """A copy of a table of pair counts over every row without the rows where either column
+    is missing: their values' rows and columns of the table are zeroed, which spares
+    taking those rows out of both columns."""
+    table = counts.copy()
+    table[a.missing_codes, :] = 0
+    table[:, b.missing_codes] = 0
+    return table
+
+
+class _PairCounts:
+    """Tables of rows per pair of values of two columns, over every row: made once per pair
+    of columns and shared by the associations and both directions of a rule."""
+
+    def __init__(self) -> None:
+        self._tables: dict[tuple[int, int], np.ndarray] = {}
+        self._keys: dict[tuple[int, int], np.ndarray] = {}
+
+    def table(self, a: ColumnProfile, b: ColumnProfile) -> np.ndarray:
+        """Rows per (`a` value, `b` value), shaped (values of `a`, values of `b`)."""
+        if (id(b), id(a)) in self._tables:
+            return self._tables[(id(b), id(a))].T
+        if (id(a), id(b)) not in self._tables:
+            cells = len(a.encoded.counts) * len(b.encoded.counts)
+            counts = np.bincount(self._key(a, b), minlength=cells)
+            self._tables[(id(a), id(b))] = counts.reshape(len(a.encoded.counts), len(b.encoded.counts))
+        return self._tables[(id(a), id(b))]
+
+    def rows_flagged(self, a: ColumnProfile, b: ColumnProfile, flags: np.ndarray) -> np.ndarray:
+        """Rows (ascending) whose pair of values is flagged in `flags`, a table shaped like
+        `table(a, b)`: one lookup per row in the small table."""
+        if (id(b), id(a)) in self._keys:
+            key, flags = self._keys[(id(b), id(a))], flags.T
+        else:
+            key = self._keys.setdefault((id(a), id(b)), self._key(a, b))
+        return np.flatnonzero(np.ascontiguousarray(flags).ravel()[key])
+
+    @staticmethod
+    def _key(a: ColumnProfile, b: ColumnProfile) -> np.ndarray:
+        key = a.encoded.codes.astype(np.intp) * len(b.encoded.counts)
+        key += b.encoded.codes
+        return key
 
 
 DENSE_PAIR_CELLS = 2_000_000  # A values x B values up to which pairs are counted in a table
@@ -231,7 +269,7 @@ def _values_covering(profile: ColumnProfile, share: float) -> int:
     return int(np.searchsorted(np.cumsum(counts), share * counts.sum() - 1e-9) + 1)
 
 
-def _dependencies(profiles: list[ColumnProfile], n: int) -> list[Dependency]:
+def _dependencies(profiles: list[ColumnProfile], n: int, pairs: _PairCounts) -> list[Dependency]:
     """`A → B` rules holding on ≥ 99% of the rows where both are filled.
 
     Candidates: A with enough rows per value that the rule means something, B with at most as
@@ -250,15 +288,48 @@ def _dependencies(profiles: list[ColumnProfile], n: int) -> list[Dependency]:
             continue
         if not screen.passes(a, b):
             continue
-        both = _both_filled(a, b)
-        full_a, full_b = _rows(a.encoded.codes, both), _rows(b.encoded.codes, both)
-        share, best, differs = fd_share(full_a, full_b, len(b.encoded.counts))
-        if share < FD_MIN_SHARE:
-            continue
-        violations = np.flatnonzero(differs) if both is None else np.flatnonzero(both)[differs]
-        found.append(Dependency(a.name, b.name, share, len(full_a), violations, best[full_a[differs]]))
+        if len(a.encoded.counts) * len(b.encoded.counts) <= DENSE_PAIR_CELLS:
+            dependency = _dependency_in_table(a, b, pairs)
+        else:
+            dependency = _dependency_in_rows(a, b)
+        if dependency is not None:
+            found.append(dependency)
     found.sort(key=lambda d: (-d.share, d.determinant, d.dependent))
     return found
+
+
+def _dependency_in_rows(a: ColumnProfile, b: ColumnProfile) -> Dependency | None:
+    """`A → B` counted exactly with `fd_share` on the rows where both are filled."""
+    both = _both_filled(a, b)
+    full_a, full_b = _rows(a.encoded.codes, both), _rows(b.encoded.codes, both)
+    share, best, differs = fd_share(full_a, full_b, len(b.encoded.counts))
+    if share < FD_MIN_SHARE:
+        return None
+    violations = np.flatnonzero(differs) if both is None else np.flatnonzero(both)[differs]
+    return Dependency(a.name, b.name, share, len(full_a), violations, best[full_a[differs]])
+
+
+def _dependency_in_table(a: ColumnProfile, b: ColumnProfile, pairs: _PairCounts) -> Dependency | None:
+    """`_dependency_in_rows` from the table of pair counts: the usual `b` of each `a`, ties
+    and all, is read from the table, and the rows breaking the rule are the rows whose pair
+    the table flags, so no column is ever copied row by row. Same numbers, same rows."""
+    counts = _both_filled_counts(a, b, pairs.table(a, b))
+    rows_checked = int(counts.sum())
+    top = counts.max(axis=1)
+    best = counts.argmax(axis=1).astype(np.int64)
+    tied = (top > 0) & ((counts == top[:, None]).sum(axis=1) > 1)
+    if tied.any():  # the tie goes to the pair whose first row comes first (as in `fd_share`)
+        rows = pairs.rows_flagged(a, b, tied[:, None] & (counts == top[:, None]))
+        tied_a, first = np.unique(a.encoded.codes[rows], return_index=True)
+        best[tied_a] = b.encoded.codes[rows[first]]
+    best[top == 0] = -1
+    share = int(top.sum()) / rows_checked if rows_checked else 1.0
+    if share < FD_MIN_SHARE:
+        return None
+    # a pair breaks the rule when both are filled (so its count was kept) and b is not the usual
+    breaking = (counts > 0) & (np.arange(counts.shape[1])[None, :] != best[:, None])
+    violations = pairs.rows_flagged(a, b, breaking) if breaking.any() else np.empty(0, dtype=np.int64)
+    return Dependency(a.name, b.name, share, rows_checked, violations, best[a.encoded.codes[violations]])
 
 
 class _Screen:
