@@ -10,6 +10,7 @@ computed on an evenly spread sample, and the report says so.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations, permutations
 from typing import Any
@@ -76,10 +77,14 @@ def _compute(context: AgentContext, table: LoadedTable) -> TableRelationships:
     every = [column_profile(context, table, c) for c in table.frame.columns]
     profiles = every[:MAX_COMPARED_COLUMNS]
     found = TableRelationships(columns_compared=len(profiles), columns_total=len(every))
-    found.correlations, found.correlation_rows = _correlations(profiles, len(table.frame))
-    pairs = _PairCounts()
-    found.associations = _associations(profiles, pairs)
-    found.dependencies = _dependencies(profiles, len(table.frame), pairs)
+    # correlations (sorts and pandas' correlation loop, which let go of the interpreter) on
+    # the other core while this thread counts pairs of values
+    with ThreadPoolExecutor(1, thread_name_prefix="correlations") as pool:
+        correlations = pool.submit(_correlations, profiles, len(table.frame))
+        pairs = _PairCounts()
+        found.associations = _associations(profiles, pairs)
+        found.dependencies = _dependencies(profiles, len(table.frame), pairs)
+        found.correlations, found.correlation_rows = correlations.result()
     found.checks = [_violation_check(table, d, context) for d in found.dependencies if len(d.violations)]
     return found
 

@@ -13,6 +13,7 @@ and once as "acme inc".
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
@@ -211,8 +212,8 @@ def near_duplicate_rows(
     keys are then computed for the values of the rows that share a group (usually a few
     thousand), and only those rows are compared in full.
     """
-    costly = [p for p in profiles if len(p.encoded.values) * MANY_VALUES > n]
-    cheap = [p for p in profiles if len(p.encoded.values) * MANY_VALUES <= n]
+    cheap = _cheap_to_key(profiles, n)
+    costly = [p for p in profiles if p not in cheap]
     warm(context, ("matching",), columns=cheap)
     if cheap:
         candidates = _in_repeated_runs(_fold_blocks([_same_rows_as_keys(p) for p in cheap], n))
@@ -236,6 +237,11 @@ def near_duplicate_rows(
     return candidates[later], candidates[first]
 
 
+def _cheap_to_key(profiles: Sequence[ColumnProfile], n: int) -> list[ColumnProfile]:
+    """The columns whose matching keys are computed for every distinct value (few values)."""
+    return [p for p in profiles if len(p.encoded.values) * MANY_VALUES <= n]
+
+
 def table_uniqueness(context: AgentContext, table: LoadedTable) -> TableUniqueness:
     """The uniqueness facts of one table, computed once per run and shared."""
     cache: dict[str, TableUniqueness] = context.cache.setdefault(CACHE_KEY, {})
@@ -248,25 +254,35 @@ def _compute(context: AgentContext, table: LoadedTable) -> TableUniqueness:
     n = len(table.frame)
     warm(context, ("encoded", "missing_codes", "column_type"))
     profiles = [column_profile(context, table, c) for c in table.frame.columns]
-    codes = [p.encoded.codes for p in profiles]
-    exact, exact_first = duplicate_rows(codes, n, rows_that_may_repeat(profiles, n))
-    near, near_first = near_duplicate_rows(context, profiles, n)
-    is_exact = np.zeros(n, dtype=bool)
-    is_exact[exact] = True
+    warm(context, ("matching",), columns=_cheap_to_key(profiles, n))  # here: it reports progress
+    # near duplicates (hashing and sorting, which let go of the interpreter) on the other core
+    # while this thread looks for exact ones and keys
+    with ThreadPoolExecutor(1, thread_name_prefix="near-duplicates") as pool:
+        near_rows = pool.submit(near_duplicate_rows, context, profiles, n)
+        codes = [p.encoded.codes for p in profiles]
+        exact, exact_first = duplicate_rows(codes, n, rows_that_may_repeat(profiles, n))
+        is_exact = np.zeros(n, dtype=bool)
+        is_exact[exact] = True
+        facts = TableUniqueness(n, exact, exact_first, *_empty_pair())
+        kept_rows = n - len(exact)
+        facts.keys_after_dedup = len(exact) > 0
+        counts_kept = {p.name: _counts_kept(p, exact) for p in profiles}
+        for profile in profiles:
+            facts.columns[profile.name] = _column_facts(profile, counts_kept[profile.name], kept_rows)
+        facts.single_keys = [name for name, f in facts.columns.items() if f["is_candidate_key"]]
+        facts.pair_keys = _pair_keys(profiles, facts, ~is_exact, counts_kept)
+        near, near_first = near_rows.result()
     near_only = ~is_exact[near]
-    facts = TableUniqueness(n, exact, exact_first, near[near_only], near_first[near_only])
-    kept_rows = n - len(exact)
-    facts.keys_after_dedup = len(exact) > 0
-    counts_kept = {p.name: _counts_kept(p, exact) for p in profiles}
-    for profile in profiles:
-        facts.columns[profile.name] = _column_facts(profile, counts_kept[profile.name], kept_rows)
-    facts.single_keys = [name for name, f in facts.columns.items() if f["is_candidate_key"]]
-    facts.pair_keys = _pair_keys(profiles, facts, ~is_exact, counts_kept)
+    facts.near_duplicates, facts.near_first = near[near_only], near_first[near_only]
     for profile in profiles:
         repeated = _duplicate_values(profile, facts.columns[profile.name])
         if repeated is not None:
             facts.duplicate_value_rows[profile.name] = repeated
     return facts
+
+
+def _empty_pair() -> tuple[np.ndarray, np.ndarray]:
+    return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
 
 
 def _counts_kept(profile: ColumnProfile, exact: np.ndarray) -> np.ndarray:
