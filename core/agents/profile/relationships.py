@@ -36,6 +36,7 @@ FD_SCREEN_STEP = 10  # a pair is first tried on every tenth sample row (`_Screen
 CORRELATION_SAMPLE = 200_000
 STRONG_CORRELATION = 0.9
 ASSOCIATION_MAX_VALUES = 100
+JOINT_CELLS = 1 << 16  # values of columns counted together, so the counts stay in cache
 NUMERIC_MEANINGS = ("numeric", "currency", "percentage")
 # Pairs grow with the square of the columns: a 5,000-column export would mean 12.5 million
 # pairs to test. The first columns of the file are compared, and the report says so.
@@ -169,6 +170,7 @@ def _categorical(profile: ColumnProfile, limit: int) -> bool:
 def _associations(profiles: list[ColumnProfile], pairs: _PairCounts) -> list[dict[str, Any]]:
     """Cramér's V between columns of few categories, on every row where both are filled."""
     chosen = [p for p in profiles if _categorical(p, ASSOCIATION_MAX_VALUES)]
+    pairs.count_all_pairs(chosen)
     found = []
     for a, b in combinations(chosen, 2):
         table = _both_filled_counts(a, b, pairs.table(a, b))
@@ -206,6 +208,42 @@ class _PairCounts:
             counts = np.bincount(self._key(a, b), minlength=cells)
             self._tables[(id(a), id(b))] = counts.reshape(len(a.encoded.counts), len(b.encoded.counts))
         return self._tables[(id(a), id(b))]
+
+    def count_all_pairs(self, profiles: list[ColumnProfile]) -> None:
+        """Make the table of every pair of `profiles` (columns of few values) with a few
+        counts of several columns at once rather than one count of a million rows per pair:
+        columns are counted together while their table stays small (`JOINT_CELLS`), and
+        each pair's table is that table summed over the other columns (the same counts)."""
+        cards = [len(p.encoded.counts) for p in profiles]
+        by_size = sorted(range(len(profiles)), key=lambda i: cards[i])
+        uncovered = set(combinations(range(len(profiles)), 2))
+        for first, second in combinations(range(len(profiles)), 2):
+            if (first, second) not in uncovered:
+                continue
+            group, cells = [first, second], cards[first] * cards[second]
+            for k in by_size:
+                adds_a_pair = any((min(k, g), max(k, g)) in uncovered for g in group)
+                if k not in group and adds_a_pair and cells * cards[k] <= JOINT_CELLS:
+                    group.append(k)
+                    cells *= cards[k]
+            group.sort()
+            joint = self._joint([profiles[g] for g in group])
+            for x, y in combinations(range(len(group)), 2):
+                if (group[x], group[y]) in uncovered:
+                    others = tuple(axis for axis in range(len(group)) if axis not in (x, y))
+                    pair = (id(profiles[group[x]]), id(profiles[group[y]]))
+                    self._tables[pair] = joint.sum(axis=others) if others else joint
+                    uncovered.discard((group[x], group[y]))
+
+    @staticmethod
+    def _joint(profiles: list[ColumnProfile]) -> np.ndarray:
+        """Rows per combination of the columns' values, one axis per column."""
+        cards = [len(p.encoded.counts) for p in profiles]
+        key = profiles[0].encoded.codes.astype(np.intp)
+        for profile, card in zip(profiles[1:], cards[1:], strict=True):
+            key *= card
+            key += profile.encoded.codes
+        return np.bincount(key, minlength=int(np.prod(cards))).reshape(cards)
 
     def rows_flagged(self, a: ColumnProfile, b: ColumnProfile, flags: np.ndarray) -> np.ndarray:
         """Rows (ascending) whose pair of values is flagged in `flags`, a table shaped like
