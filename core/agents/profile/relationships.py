@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable
 from core.agents.profile.checks import Check, emit
-from core.agents.profile.inference import ColumnProfile, column_profile, typed_if_useful, warm
+from core.agents.profile.inference import ColumnProfile, column_profile, warm
 from core.agents.rows import join_text
 
 AGENT_ID = "relationships"
@@ -74,9 +74,11 @@ def table_relationships(context: AgentContext, table: LoadedTable) -> TableRelat
 
 
 def _compute(context: AgentContext, table: LoadedTable) -> TableRelationships:
-    warm(context, ("encoded", "missing_codes", "column_type"), then=typed_if_useful)
+    warm(context, ("encoded", "missing_codes", "column_type"))
     every = [column_profile(context, table, c) for c in table.frame.columns]
     profiles = every[:MAX_COMPARED_COLUMNS]
+    if len(_numeric(profiles)) >= 2:  # typed values of the columns correlated, and no others
+        warm(context, ("typed",), columns=_numeric(profiles))
     found = TableRelationships(columns_compared=len(profiles), columns_total=len(every))
     # correlations (sorts and pandas' correlation loop, which let go of the interpreter) on
     # the other core while this thread counts pairs of values
@@ -94,13 +96,18 @@ def _sample_rows(n: int, size: int) -> np.ndarray:
     return np.linspace(0, n - 1, min(n, size)).astype(np.int64) if n else np.empty(0, np.int64)
 
 
-def _correlations(profiles: list[ColumnProfile], n: int) -> tuple[list[dict[str, Any]], int]:
-    numeric = [
+def _numeric(profiles: list[ColumnProfile]) -> list[ColumnProfile]:
+    """The columns correlated: numbers that mean quantities."""
+    return [
         p
         for p in profiles
         if p.column_type.inferred_type in ("integer", "float")
         and p.column_type.semantic_type in NUMERIC_MEANINGS
     ]
+
+
+def _correlations(profiles: list[ColumnProfile], n: int) -> tuple[list[dict[str, Any]], int]:
+    numeric = _numeric(profiles)
     if len(numeric) < 2:
         return [], 0
     rows = _sample_rows(n, CORRELATION_SAMPLE)
