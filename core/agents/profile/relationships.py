@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import combinations, permutations
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -331,13 +331,14 @@ def _dependencies(profiles: list[ColumnProfile], n: int, pairs: _PairCounts) -> 
         if 2 <= distinct <= FD_MAX_VALUES and p.column_type.semantic_type not in ("free_text",):
             usable.append((p, distinct, _values_covering(p, FD_MIN_SHARE)))
     screen = _Screen(_sample_rows(n, FD_SCREEN_ROWS), [p for p, _, _ in usable])
-    found = []
-    for (a, card_a, _), (b, _, core_b) in permutations(usable, 2):
+    candidates = []
+    for a, card_a, _ in usable:
         # if A decides B on 99% of rows, those rows hold at most as many B values as A has
-        if core_b > card_a or n / card_a < FD_MIN_ROWS_PER_VALUE:
-            continue
-        if not screen.passes(a, b):
-            continue
+        if n / card_a >= FD_MIN_ROWS_PER_VALUE:
+            dependents = [b for b, _, core_b in usable if b is not a and core_b <= card_a]
+            candidates += [(a, b) for b in screen.passing(a, dependents)]
+    found = []
+    for a, b in candidates:
         if len(a.encoded.counts) * len(b.encoded.counts) <= DENSE_PAIR_CELLS:
             dependency = _dependency_in_table(a, b, pairs)
         else:
@@ -385,7 +386,7 @@ def _dependency_in_table(a: ColumnProfile, b: ColumnProfile, pairs: _PairCounts)
 class _Screen:
     """The sample rows every pair is screened on, each column's codes there taken once.
 
-    A pair is first tried on every `FD_SCREEN_STEP`-th of those rows: rows that break a rule
+    A pair is first tried on every `FD_SCREEN_STEP`-th sample row: rows that break a rule
     on part of the sample still break it on the whole (adding rows never lowers the count
     of rows differing from their group's usual value), so when that part alone holds more
     such rows than the whole sample may, the pair is out without counting the rest."""
@@ -394,23 +395,48 @@ class _Screen:
         self.codes = {id(p): p.encoded.codes[rows].astype(np.int64) for p in profiles}
         self.missing = {id(p): p.missing_codes[self.codes[id(p)]] for p in profiles}
 
-    def passes(self, a: ColumnProfile, b: ColumnProfile) -> bool:
-        """True when `A → B` holds on at least `FD_SCREEN_SHARE` of the sample rows where
-        both are filled (`fd_share` on those rows, as the full count would compute it)."""
-        codes_a, codes_b = self.codes[id(a)], self.codes[id(b)]
-        if a.missing_codes.any() or b.missing_codes.any():
-            both = ~(self.missing[id(a)] | self.missing[id(b)])
-            codes_a, codes_b = codes_a[both], codes_b[both]
-        rows = len(codes_a)
-        if rows < 2:
-            return False
-        card_a, card_b = len(a.encoded.counts), len(b.encoded.counts)
-        part = slice(None, None, FD_SCREEN_STEP)
-        part_rows = len(codes_a[part])
-        breaking = part_rows - _agreeing(codes_a[part], codes_b[part], card_a, card_b)
-        if (rows - breaking) / rows < FD_SCREEN_SHARE:
-            return False
-        return _agreeing(codes_a, codes_b, card_a, card_b) / rows >= FD_SCREEN_SHARE
+    def passing(self, a: ColumnProfile, dependents: list[ColumnProfile]) -> list[ColumnProfile]:
+        """The `dependents` B for which `A → B` holds on at least `FD_SCREEN_SHARE` of the
+        sample rows where both are filled (`fd_share` on those rows). The first part of the
+        sample is counted for every B at once, in one sort."""
+        if not dependents:
+            return []
+        breaking = self._breaking_in_part(a, dependents)
+        passing = []
+        for b, part_breaking in zip(dependents, breaking.tolist(), strict=True):
+            codes_a, codes_b = self.codes[id(a)], self.codes[id(b)]
+            if a.missing_codes.any() or b.missing_codes.any():
+                both = ~(self.missing[id(a)] | self.missing[id(b)])
+                codes_a, codes_b = codes_a[both], codes_b[both]
+            rows = len(codes_a)
+            if rows < 2 or (rows - part_breaking) / rows < FD_SCREEN_SHARE:
+                continue
+            agreeing = _agreeing(codes_a, codes_b, len(a.encoded.counts), len(b.encoded.counts))
+            if agreeing / rows >= FD_SCREEN_SHARE:
+                passing.append(b)
+        return passing
+
+    def _breaking_in_part(self, a: ColumnProfile, dependents: list[ColumnProfile]) -> np.ndarray:
+        """Per B, the rows of the sample's first part (every `FD_SCREEN_STEP`-th row, both
+        filled) whose B is not the usual B of their A: the pairs (B, A value, B value) of
+        every B are sorted together, and each (B, A value) keeps its most common B value."""
+        card_a, width = len(a.encoded.counts), max(len(b.encoded.counts) for b in dependents)
+        part_a = self.codes[id(a)][::FD_SCREEN_STEP]
+        keys = np.empty((len(dependents), len(part_a)), dtype=np.int64)
+        filled = np.ones(keys.shape, dtype=bool)
+        for j, b in enumerate(dependents):
+            np.multiply(part_a + j * card_a, width, out=keys[j])
+            keys[j] += self.codes[id(b)][::FD_SCREEN_STEP]
+            if a.missing_codes.any() or b.missing_codes.any():
+                filled[j] = ~(self.missing[id(a)][::FD_SCREEN_STEP] | self.missing[id(b)][::FD_SCREEN_STEP])
+        ordered = np.sort(keys[filled])
+        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+        sizes = np.diff(np.append(starts, len(ordered)))
+        group = ordered[starts] // width  # which B and which A value
+        group_starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
+        usual = np.maximum.reduceat(sizes, group_starts) if len(sizes) else sizes
+        agreeing = np.bincount(group[group_starts] // card_a, weights=usual, minlength=len(dependents))
+        return filled.sum(axis=1) - agreeing.astype(np.int64)
 
 
 def _agreeing(a: np.ndarray, b: np.ndarray, card_a: int, card_b: int) -> int:
