@@ -266,11 +266,12 @@ def _compute(context: AgentContext, table: LoadedTable) -> TableUniqueness:
         facts = TableUniqueness(n, exact, exact_first, *_empty_pair())
         kept_rows = n - len(exact)
         facts.keys_after_dedup = len(exact) > 0
-        counts_kept = {p.name: _counts_kept(p, exact) for p in profiles}
+        dropped = {p.name: _Dropped.of(p, exact) for p in profiles}
         for profile in profiles:
-            facts.columns[profile.name] = _column_facts(profile, counts_kept[profile.name], kept_rows)
+            is_key = kept_rows > 1 and dropped[profile.name].leaves_a_key(profile)
+            facts.columns[profile.name] = _column_facts(profile, is_key)
         facts.single_keys = [name for name, f in facts.columns.items() if f["is_candidate_key"]]
-        facts.pair_keys = _pair_keys(profiles, facts, ~is_exact, counts_kept)
+        facts.pair_keys = _pair_keys(profiles, facts, ~is_exact, dropped)
         near, near_first = near_rows.result()
     near_only = ~is_exact[near]
     facts.near_duplicates, facts.near_first = near[near_only], near_first[near_only]
@@ -285,18 +286,45 @@ def _empty_pair() -> tuple[np.ndarray, np.ndarray]:
     return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
 
 
-def _counts_kept(profile: ColumnProfile, exact: np.ndarray) -> np.ndarray:
-    """Rows per value once the exact duplicate rows are set aside: the full counts less the
-    duplicates' own (a count over the few duplicates, not over every kept row)."""
-    counts = profile.encoded.counts
-    if len(exact) == 0:
-        return counts
-    kept = counts.copy()
-    np.subtract.at(kept, profile.encoded.codes[exact], 1)
-    return kept
+@dataclass
+class _Dropped:
+    """The values of a column's exact duplicate rows, and how many rows of each those take
+    away: the counts once duplicates are set aside differ from the full counts at these few
+    values only, so they are read at the values asked about instead of copied whole."""
+
+    values: np.ndarray  # ascending codes
+    rows: np.ndarray
+
+    @classmethod
+    def of(cls, profile: ColumnProfile, exact: np.ndarray) -> _Dropped:
+        values, rows = np.unique(profile.encoded.codes[exact], return_counts=True)
+        return cls(values, rows)
+
+    def kept_counts(self, profile: ColumnProfile, values: np.ndarray) -> np.ndarray:
+        """Rows of each of `values` (codes) once the duplicate rows are set aside."""
+        kept = profile.encoded.counts[values]  # a copy (indexed by an array)
+        if len(self.values):
+            at = np.minimum(np.searchsorted(self.values, values), len(self.values) - 1)
+            hit = self.values[at] == values
+            kept[hit] -= self.rows[at[hit]]
+        return kept
+
+    def leaves_a_key(self, profile: ColumnProfile) -> bool:
+        """No missing cell and no value twice among the kept rows. Only values seen twice
+        in all rows can be seen twice in the kept ones, and each must lose a row to be once."""
+        if (self.kept_counts(profile, np.flatnonzero(profile.missing_codes)) > 0).any():
+            return False
+        repeated = np.flatnonzero(profile.encoded.counts > 1)
+        return len(repeated) <= len(self.values) and bool((self.kept_counts(profile, repeated) <= 1).all())
+
+    def still_repeated(self, profile: ColumnProfile) -> np.ndarray:
+        """Per value: True when it occurs more than once among the kept rows."""
+        repeats = profile.encoded.counts > 1
+        repeats[self.values] = self.kept_counts(profile, self.values) > 1
+        return repeats
 
 
-def _column_facts(profile: ColumnProfile, counts_kept: np.ndarray, kept_rows: int) -> dict[str, Any]:
+def _column_facts(profile: ColumnProfile, is_key: bool) -> dict[str, Any]:
     """A column's distinct, unique and repeated values. Every count is over all values less
     the few missing markers, which spares a mask as long as the column per fact."""
     counts, missing = profile.encoded.counts, profile.missing_codes
@@ -306,7 +334,6 @@ def _column_facts(profile: ColumnProfile, counts_kept: np.ndarray, kept_rows: in
     single = counts == 1
     unique = int(np.count_nonzero(single)) - int(np.count_nonzero(missing_counts == 1))
     repeated_rows = filled - unique  # a filled value's rows are repeats unless it occurs once
-    is_key = kept_rows > 1 and not (counts_kept[missing] > 0).any() and counts_kept.max() <= 1
     return {
         "distinct_values": distinct,
         "distinct_ratio": distinct / filled if filled else 0.0,
@@ -320,7 +347,7 @@ def _pair_keys(
     profiles: list[ColumnProfile],
     facts: TableUniqueness,
     kept: np.ndarray,
-    counts_kept: dict[str, np.ndarray],
+    dropped: dict[str, _Dropped],
 ) -> list[tuple[str, str]]:
     """Two columns that together tell every row apart, when neither does alone.
 
@@ -345,8 +372,8 @@ def _pair_keys(
         facts.exact_duplicates, np.linspace(0, kept_rows - 1, min(kept_rows, KEY_SAMPLE)).astype(np.int64)
     )
     sampled = {p.name: p.encoded.codes[sample].astype(np.int64) for p in usable}
-    repeats = {p.name: counts_kept[p.name] > 1 for p in usable}
-    repeated_rows = {p.name: int(counts_kept[p.name][repeats[p.name]].sum()) for p in usable}
+    repeats = {p.name: dropped[p.name].still_repeated(p) for p in usable}
+    repeated_rows = {p.name: int(p.encoded.counts[repeats[p.name]].sum()) for p in usable}  # about
     repeating: dict[str, np.ndarray] = {}  # per column, kept rows whose value repeats (on demand)
 
     def repeating_rows(p: ColumnProfile) -> np.ndarray:
