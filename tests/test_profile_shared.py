@@ -63,8 +63,8 @@ def test_a_prefetched_fact_is_computed_once_and_its_error_reaches_the_agent_that
     calls = []
     release = threading.Event()
 
-    def compute() -> str:
-        calls.append(1)
+    def compute(current: object) -> str:
+        calls.append(current)
         release.wait(5)
         return "fact"
 
@@ -73,8 +73,10 @@ def test_a_prefetched_fact_is_computed_once_and_its_error_reaches_the_agent_that
     release.set()
     assert per_table(context, "test.fact", table, compute) == "fact"
     assert len(calls) == 1
+    assert calls[0].cache is context.cache and calls[0].tables is context.tables
+    assert calls[0].progress is not context.progress  # the background reports no progress
 
-    def broken() -> str:
+    def broken(current: object) -> str:
         raise ValueError("bad column")
 
     prefetch(context, "test.broken", table, broken)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.agents.profile.uniqueness import UniquenessAgent, _duplicates, table_uniqueness
+from core.agents.profile.uniqueness import UniquenessAgent, duplicate_rows, table_uniqueness
 from tests.profile_helpers import alert, context_of, issue_rows, rows_of, table_of
 
 
@@ -85,7 +85,7 @@ def test_hash_comparison_agrees_with_pandas_duplicated() -> None:
     rng = np.random.default_rng(5)
     n = 20_000
     columns = [rng.integers(0, k, n).astype(np.int32) for k in (3, 4, 5, 6, 7)]
-    later, first = _duplicates(columns, n)
+    later, first = duplicate_rows(columns, n)
     frame = pd.DataFrame({i: c for i, c in enumerate(columns)})
     expected = np.flatnonzero(frame.duplicated(keep="first").to_numpy())
     assert np.array_equal(np.sort(later), expected)
@@ -119,5 +119,5 @@ def test_near_duplicates_agree_with_keying_every_cell() -> None:
     assert sorted(facts.near_duplicates + 1) == [2_501, 2_601, 2_701]
     assert sorted(facts.near_first + 1) == [11, 21, 31]
     profiles = [context.cache["profile.columns"][("primary", c)] for c in columns]
-    brute, _ = _duplicates([p.matching[0][p.encoded.codes] for p in profiles], n)
+    brute, _ = duplicate_rows([p.matching[0][p.encoded.codes] for p in profiles], n)
     assert sorted(brute) == sorted(facts.near_duplicates)

@@ -4,7 +4,7 @@
 The profile's `relationships` agent reports rules that hold on 99% of rows; a table with a
 few percent of typos spread over many columns breaks every rule more often than that, so
 repair looks for rules holding on 90% of rows, computed with the same group-majority count
-(`_fd_share`). What a repair may change is decided in `dependency_repair.py`.
+(`fd_share`). What a repair may change is decided in `dependency_repair.py`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.agents.profile.inference import MISSING_MARKERS
-from core.agents.profile.relationships import MAX_COMPARED_COLUMNS, _fd_share
+from core.agents.profile.relationships import MAX_COMPARED_COLUMNS, fd_share
 
 FD_REPAIR_SHARE = 0.9
 MIN_ROWS_PER_GROUP = 3  # on average, per determinant value
@@ -66,7 +66,7 @@ class GroupVotes:
 def group_votes(a: Coded, b: Coded, live: np.ndarray) -> GroupVotes:
     both = (a.codes >= 0) & (b.codes >= 0) & live
     aa, bb = a.codes[both], b.codes[both]
-    share, _, _ = _fd_share(aa, bb, b.cardinality) if len(aa) else (0.0, None, None)
+    share, _, _ = fd_share(aa, bb, b.cardinality) if len(aa) else (0.0, None, None)
     key = aa * b.cardinality + bb
     pair_keys, pair_counts = np.unique(key, return_counts=True)
     pair_a, pair_b = pair_keys // b.cardinality, pair_keys % b.cardinality

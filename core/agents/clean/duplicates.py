@@ -13,7 +13,7 @@ from core.agents.base import AgentContext, AgentResult, Finding
 from core.agents.clean.scratch import working_context
 from core.agents.clean.state import agent_result, clean_parameter, cleaning_state
 from core.agents.profile.inference import column_profile
-from core.agents.profile.uniqueness import _duplicates, _near_duplicates
+from core.agents.profile.uniqueness import duplicate_rows, near_duplicate_rows, rows_that_may_repeat
 
 AGENT_ID = "duplicates"
 EXACT_CONFIDENCE = 1.0
@@ -32,9 +32,10 @@ class DuplicatesAgent:
             table = scratch.tables[file_key]
             n = len(table.frame)
             profiles = [column_profile(scratch, table, c) for c in table.frame.columns]
-            later, first = _duplicates([p.encoded.codes for p in profiles], n)
+            codes = [p.encoded.codes for p in profiles]
+            later, first = duplicate_rows(codes, n, rows_that_may_repeat(profiles, n))
             exact = dict(zip(later.tolist(), first.tolist(), strict=True))
-            near_later, near_first = _near_duplicates(scratch, profiles, n)
+            near_later, near_first = near_duplicate_rows(scratch, profiles, n)
             near = {
                 r: f for r, f in zip(near_later.tolist(), near_first.tolist(), strict=True) if r not in exact
             }

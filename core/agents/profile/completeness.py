@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable, Recommendation
 from core.agents.profile.inference import ColumnProfile, each_column
@@ -38,7 +40,7 @@ class CompletenessAgent:
         result = AgentResult()
         files: dict[str, dict[str, Any]] = {}
         row_gaps: dict[str, np.ndarray] = {}
-        for table, profile in each_column(context, ("missing", "null")):
+        for table, profile in each_column(context, ("missing",)):
             gaps = row_gaps.setdefault(table.file_key, np.zeros(len(table.frame), dtype=bool))
             facts = _column_facts(profile, len(table.frame))
             gaps |= profile.missing.to_numpy()
@@ -59,9 +61,21 @@ class CompletenessAgent:
         return result
 
 
+def _empty_values(profile: ColumnProfile) -> np.ndarray:
+    """Per distinct value: True for the empty text. The truly empty cells (`profile.null`)
+    are the rows of that value, so they are counted and found without a pass over the
+    million cells' text."""
+    return pc.fill_null(pc.equal(profile.encoded.values, ""), False).to_numpy(zero_copy_only=False)
+
+
+def _disguised_values(profile: ColumnProfile) -> np.ndarray:
+    """Per distinct value: a missing marker that is not the empty text ("N/A", "-", spaces)."""
+    return profile.missing_codes & ~_empty_values(profile)
+
+
 def _column_facts(profile: ColumnProfile, rows: int) -> dict[str, Any]:
-    null = int(profile.null.sum())
-    missing = int(profile.missing.sum())
+    null = int(profile.encoded.counts[_empty_values(profile)].sum())  # = profile.null.sum()
+    missing = int(profile.encoded.counts[profile.missing_codes].sum())  # = profile.missing.sum()
     return {
         "null_count": null,
         "disguised_missing_count": missing - null,
@@ -113,9 +127,12 @@ def _overall(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def disguised_markers(profile: ColumnProfile) -> list[tuple[str, int]]:
     """The marker values seen in a column, most frequent first, spaces made visible."""
-    disguised = profile.text[(profile.missing & ~profile.null).to_numpy()]
-    counts = disguised.value_counts()
-    pairs = sorted(((str(v), int(c)) for v, c in counts.items()), key=lambda p: (-p[1], p[0]))
+    markers = np.flatnonzero(_disguised_values(profile))  # their rows' count is the value's count
+    texts = profile.encoded.values.take(pa.array(markers)).to_pylist()
+    counts = profile.encoded.counts[markers].tolist()
+    pairs = sorted(
+        ((str(v), int(c)) for v, c in zip(texts, counts, strict=True)), key=lambda p: (-p[1], p[0])
+    )
     return [(v if v.strip() else "(only spaces)", c) for v, c in pairs]
 
 
@@ -173,7 +190,7 @@ def _row_refs(table: LoadedTable, profile: ColumnProfile, codes: set[str]) -> li
     if "MISSING_VALUES" in codes:
         found.append(refs(table.file_key, profile.name, AGENT_ID, "MISSING_VALUES", "no value", missing))
     if "DISGUISED_MISSING" in codes:
-        disguised = missing & ~profile.null.to_numpy()
+        disguised = _disguised_values(profile)[profile.encoded.codes]
         found.append(
             refs(
                 table.file_key,

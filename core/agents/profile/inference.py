@@ -993,29 +993,35 @@ def column_profile(context: AgentContext, table: LoadedTable, column: str) -> Co
     return profiles[key]
 
 
-def per_table(context: AgentContext, cache_key: str, table: LoadedTable, compute: Callable[[], T]) -> T:
-    """A table-wide fact, computed once per run and shared (or awaited, when `prefetch` has
-    started it in the background)."""
+def per_table(
+    context: AgentContext, cache_key: str, table: LoadedTable, compute: Callable[[AgentContext], T]
+) -> T:
+    """A table-wide fact, `compute(context)`, computed once per run and shared (or awaited,
+    when `prefetch` has started it in the background)."""
     cache: dict[str, Any] = context.cache.setdefault(cache_key, {})
     if table.file_key not in cache:
-        cache[table.file_key] = compute()
+        cache[table.file_key] = compute(context)
     found = cache[table.file_key]
     return found.result() if isinstance(found, Future) else found
 
 
-def prefetch(context: AgentContext, cache_key: str, table: LoadedTable, compute: Callable[[], Any]) -> None:
+def prefetch(
+    context: AgentContext, cache_key: str, table: LoadedTable, compute: Callable[[AgentContext], Any]
+) -> None:
     """Start computing a table-wide fact in a background thread, for a later agent to pick up
     through `per_table`: its single-threaded stretches then overlap the other agents' work on
-    the two cores. An error is kept and raised in the agent that asks for the fact."""
+    the two cores. It reports no progress (the bar belongs to the agent running meanwhile);
+    an error is kept and raised in the agent that asks for the fact."""
     cache: dict[str, Any] = context.cache.setdefault(cache_key, {})
     if table.file_key in cache:
         return
     future: Future[Any] = Future()
     cache[table.file_key] = future
+    quiet = replace(context, progress=lambda fraction, message=None: None)  # same tables and cache
 
     def run() -> None:
         try:
-            future.set_result(compute())
+            future.set_result(compute(quiet))
         except BaseException as error:  # handed to the agent that waits for it
             future.set_exception(error)
 

@@ -76,7 +76,7 @@ def column_scores(
 ) -> tuple[dict[str, float | None], dict[str, int]]:
     """Each dimension's score (None when it does not apply) and the rows that cost points."""
     n = len(table.frame)
-    missing = int(profile.missing.sum())
+    missing = int(profile.encoded.counts[profile.missing_codes].sum())  # = profile.missing.sum()
     filled = n - missing
     checks = [
         *column_patterns(context, table, profile).checks,
