@@ -1,5 +1,5 @@
 """`python -m core`: the command-line face of the task engine."""
 
-from core.cli import main
+from core.cli import exit_process, main
 
-raise SystemExit(main())
+exit_process(main())

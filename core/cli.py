@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from core import billing, users
 from core.errors import DQError, ValidationError
@@ -377,6 +377,31 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("revision", help="target revision, e.g. base")
     d.set_defaults(func=cmd_db_downgrade)
     return parser
+
+
+def exit_process(code: int) -> NoReturn:
+    """End `python -m core` with `code`, skipping the interpreter's teardown once the command's
+    work is done.
+
+    Freeing every module and object of pandas, Arrow and SQLAlchemy one by one takes 0.2 to
+    0.3 s, which every scripted `run` would wait for with nothing left to do: the outputs are
+    written and closed, the task recorded. The log and the standard streams are flushed and the
+    database connections closed first. While another (non-daemon) thread still works, the
+    process ends the ordinary way, which waits for it.
+    """
+    busy = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if busy:
+        sys.exit(code)
+    from db.session import dispose_engines
+
+    logging.shutdown()
+    dispose_engines()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: Python's own exit would give 120
+            code = code or 120
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -261,6 +261,8 @@ def _utf16_by_nul_pattern(head: bytes) -> str | None:
 
 def _first_invalid_utf8_offset(path: Path) -> int | None:
     """The byte offset where UTF-8 decoding fails, or None when the whole file is UTF-8."""
+    if _is_utf8(path):
+        return None
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     with path.open("rb") as handle:
@@ -275,6 +277,34 @@ def _first_invalid_utf8_offset(path: Path) -> int | None:
         except UnicodeDecodeError:
             return offset
     return None
+
+
+def _is_utf8(path: Path) -> bool:
+    """Whether the whole file is valid UTF-8, checked by Arrow's validator over the mapped
+    file: the same verdict as Python's strict UTF-8 decoder (no surrogates, no overlong forms,
+    nothing past U+10FFFF) in half the time, and without decoding into text that is thrown
+    away. False also when the file cannot be mapped: the decoder then has the last word."""
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size == 0:
+                return True
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _utf8_buffer_is_valid(data, size)
+    except (OSError, ValueError):
+        return False
+
+
+def _utf8_buffer_is_valid(data: mmap.mmap, size: int) -> bool:
+    """`data` as one Arrow text value, validated. (A function of its own so that every Arrow
+    view of the mapping is gone before the mapping is closed.)"""
+    offsets = pa.array([0, size], pa.int64()).buffers()[1]
+    value = pa.LargeBinaryArray.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        value.view(pa.large_string()).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _decodes_whole_file(path: Path, encoding: str) -> bool:

@@ -28,6 +28,9 @@ from core.xlsx_bulk import LongTable, fill_sheets
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 MAX_XLSX_ROWS = 1_048_575  # data rows a sheet holds under its header (Excel: 1,048,576 rows)
 BULK_SHEET_ROWS = 5_000  # tables longer than this are spliced in by core.xlsx_bulk
+# rows Arrow's CSV writer formats at a time: its default of 1,024 spends more time on the
+# batches than on the text; 65,536 rows of a wide list are still only a few megabytes
+CSV_BATCH_ROWS = 65_536
 SAMPLE_FIELDS = ("top_values", "patterns", "min", "max")  # per-column facts that quote values
 
 
@@ -373,7 +376,8 @@ def write_artifact_csv(frame: pd.DataFrame, sink: BinaryIO) -> None:
         sink.write(neutralise_frame(frame).to_csv(index=False).encode("utf-8-sig"))
         return
     sink.write("\ufeff".encode())
-    pacsv.write_csv(neutralise_table(_arrow_table(frame)), sink, pacsv.WriteOptions(quoting_style="needed"))
+    options = pacsv.WriteOptions(quoting_style="needed", batch_size=CSV_BATCH_ROWS)
+    pacsv.write_csv(neutralise_table(_arrow_table(frame)), sink, options)
 
 
 def artifact_csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -407,12 +407,13 @@ class TaskRun:
             else:
                 transition(session, fresh, Status.COMPLETED, progress=100, progress_message="Done", **common)
 
-    def _put(self, task: Task, filename: str, data: bytes | BinaryIO, content_type: str) -> None:
-        """Store one output. Writing an object again is harmless (same key, same bytes), so a
-        write that storage failed for a passing reason is tried again before the task fails."""
+    def _put(self, task: Task, filename: str, data: bytes | BinaryIO | Path, content_type: str) -> None:
+        """Store one output (a `Path`: a scratch file handed to the store). Writing an object
+        again is harmless (same key, same bytes), so a write that storage failed for a passing
+        reason is tried again before the task fails."""
         key = output_key(task.user_id, task.task_id, filename)
         self.outputs[filename] = key  # before the write: a half-written object is removed too
-        start = data.tell() if not isinstance(data, bytes) else 0
+        start = data.tell() if not isinstance(data, bytes | Path) else 0
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 self.store.write(key, data, content_type)
@@ -422,7 +423,7 @@ class TaskRun:
                     raise
                 log.warning("task %s: writing %s failed (%s), trying again", task.task_id, filename, error)
                 time.sleep(WRITE_RETRY_SECONDS * attempt)
-                if not isinstance(data, bytes):
+                if not isinstance(data, bytes | Path):
                     data.seek(start)
 
     def _discard_outputs(self) -> None:
@@ -461,8 +462,7 @@ class TaskRun:
                 path = workdir / f"artifact-{name}"
                 with path.open("wb") as sink:
                     write_artifact_csv(frame, sink)
-                with path.open("rb") as source:
-                    self._put(task, name, source, "text/csv")
+                self._put(task, name, path, "text/csv")  # the store may keep this very file
                 path.unlink()
             self._put(task, "report.xlsx", workbook.result(), XLSX_CONTENT_TYPE)
         self._put(task, "report.json", report_json_bytes(report), "application/json")

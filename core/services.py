@@ -12,7 +12,7 @@ from core.executors import build_executor
 from core.settings import Settings, get_settings
 from core.tasks import TaskService
 from core.worker import Worker
-from db.migrate import upgrade
+from db.migrate import upgrade_if_behind
 from db.session import session_factory
 from storage.base import ObjectStore
 from storage.factory import build_store
@@ -32,7 +32,7 @@ class Services:
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Wire the core for `settings`; with `migrate`, bring the schema up to date first."""
     if migrate:
-        upgrade(settings.database_url)
+        upgrade_if_behind(settings.database_url)
     factory = session_factory(settings.database_url)
     store = build_store(settings)
     tasks = TaskService(factory, store, settings, build_executor(settings))

@@ -75,10 +75,22 @@ def make_engine(url: str) -> Engine:
     )
 
 
+_ENGINES: list[Engine] = []  # every engine `engine_for` made, for `dispose_engines`
+
+
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     """One engine per database URL per process."""
-    return make_engine(url)
+    engine = make_engine(url)
+    _ENGINES.append(engine)
+    return engine
+
+
+def dispose_engines() -> None:
+    """Close the pooled connections of every engine `engine_for` made: a process that ends
+    without the interpreter's teardown still says goodbye to the database server."""
+    for engine in _ENGINES:
+        engine.dispose()
 
 
 def session_factory(url: str) -> sessionmaker[Session]:

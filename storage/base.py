@@ -95,8 +95,16 @@ class ObjectStore(Protocol):
         """
         ...
 
-    def write(self, key: str, data: bytes | BinaryIO, content_type: str = "application/octet-stream") -> None:
-        """Store bytes or a binary file (streamed); readers never see a half-written object."""
+    def write(
+        self, key: str, data: bytes | BinaryIO | Path, content_type: str = "application/octet-stream"
+    ) -> None:
+        """Store bytes, a binary file (streamed) or a local file; readers never see a
+        half-written object.
+
+        A `Path` is a file the caller hands over: it must not change it afterwards, only remove
+        it. A store on the same disk may then keep the file's bytes instead of copying them
+        (a hard link), which spares a second copy of a large output.
+        """
         ...
 
     def save_to(self, key: str, path: Path, *, may_link: bool = False) -> None:

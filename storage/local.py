@@ -36,6 +36,7 @@ from storage.base import ObjectInfo, PresignedRequest, copy_stream
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 TEMP_PREFIX = ".~tmp-"
+TEMP_FILE_MODE = 0o600  # what `tempfile.mkstemp` gives the temp files objects are published from
 MAX_KEY_BYTES = 1024  # the S3 limit, so a key that works here also works on B2
 MAX_SEGMENT_BYTES = 250  # NAME_MAX (255) minus room for the ".json" of the metadata sidecar
 MAX_CONTENT_TYPE_LENGTH = 255
@@ -351,10 +352,19 @@ class LocalObjectStore:
 
     # ----------------------------------------------------------------- writes
 
-    def write(self, key: str, data: bytes | BinaryIO, content_type: str = DEFAULT_CONTENT_TYPE) -> None:
-        """Store `data` (bytes, or a binary file copied in chunks) under `key`, atomically."""
+    def write(
+        self, key: str, data: bytes | BinaryIO | Path, content_type: str = DEFAULT_CONTENT_TYPE
+    ) -> None:
+        """Store `data` (bytes, a binary file copied in chunks, or a file handed over) under
+        `key`, atomically."""
         validate_content_type(content_type)
         target = self.blob_path(key)
+        if isinstance(data, Path):
+            if self._adopt(key, data, target, content_type):
+                return
+            with data.open("rb") as source:
+                self.write(key, source, content_type)
+            return
 
         def fill(fh: BinaryIO) -> None:
             if isinstance(data, bytes | bytearray | memoryview):
@@ -369,6 +379,26 @@ class LocalObjectStore:
                 fh.flush()
                 os.fsync(fh.fileno())
             self._publish(key, tmp, target, content_type)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _adopt(self, key: str, source: Path, target: Path, content_type: str) -> bool:
+        """Publish the handed-over file `source` under `key` by a hard link: its bytes are
+        written once, where the caller wrote them (a million-line CSV is not copied again).
+        Synced before it is published, like every write. False when it cannot be linked
+        (another filesystem, links not allowed): the caller copies it instead."""
+        tmp = self._temp_file(target)
+        try:
+            tmp.unlink()  # the temp file's unique name, for the link
+            try:
+                os.link(source, tmp)
+            except OSError:
+                return False
+            os.chmod(tmp, TEMP_FILE_MODE)  # as private as the objects written by `write`
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+            self._publish(key, tmp, target, content_type)
+            return True
         finally:
             tmp.unlink(missing_ok=True)
 

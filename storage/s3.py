@@ -265,8 +265,14 @@ class S3ObjectStore:
 
     # ----------------------------------------------------------------- writes
 
-    def write(self, key: str, data: bytes | BinaryIO, content_type: str = DEFAULT_CONTENT_TYPE) -> None:
-        """Bytes go in one `PutObject`; file objects are streamed (multipart above 64 MB)."""
+    def write(
+        self, key: str, data: bytes | BinaryIO | Path, content_type: str = DEFAULT_CONTENT_TYPE
+    ) -> None:
+        """Bytes go in one `PutObject`; files are streamed (multipart above 64 MB)."""
+        if isinstance(data, Path):
+            with data.open("rb") as source:
+                self.write(key, source, content_type)
+            return
         if isinstance(data, bytes | bytearray | memoryview):
             self._call(
                 "write",

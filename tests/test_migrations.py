@@ -71,3 +71,26 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
             assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_the_start_up_check_reads_the_head_alembic_reads(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from db.migrate import alembic_config, script_head
+
+    url = f"sqlite:///{tmp_path / 'head.db'}"
+    assert script_head() == ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def test_the_start_up_check_upgrades_only_a_database_behind(empty_url: str) -> None:
+    from db.migrate import script_head, stored_revisions, upgrade_if_behind
+
+    assert stored_revisions(empty_url) is None  # a new database has no version table yet
+    upgrade_if_behind(empty_url)
+    assert stored_revisions(empty_url) == {script_head()}
+    downgrade(empty_url, "0002")
+    assert "api_tokens" not in current_tables(empty_url)
+    upgrade_if_behind(empty_url)
+    assert "api_tokens" in current_tables(empty_url)
+    upgrade_if_behind(empty_url)  # at the head: nothing to do
+    assert stored_revisions(empty_url) == {script_head()}

@@ -240,6 +240,16 @@ def test_write_bytes_and_file_objects(store: ObjectStore, prefix: str, tmp_path:
     assert store.info(f"{prefix}c.csv").content_type == "text/csv"
 
 
+def test_write_a_file_handed_over(store: ObjectStore, prefix: str, tmp_path: Path) -> None:
+    scratch = tmp_path / "issue_rows.csv"
+    scratch.write_bytes(b"row,value\n" * 5000)
+    store.write(f"{prefix}outputs/issue_rows.csv", scratch, "text/csv")
+    scratch.unlink()  # handed over: the caller removes its own name
+    assert store.info(f"{prefix}outputs/issue_rows.csv").content_type == "text/csv"
+    with store.open_read(f"{prefix}outputs/issue_rows.csv") as fh:
+        assert fh.read() == b"row,value\n" * 5000
+
+
 def test_write_replaces_content_and_content_type(store: ObjectStore, prefix: str) -> None:
     key = f"{prefix}outputs/report.xlsx"
     store.write(key, b"first version", "application/octet-stream")

@@ -465,3 +465,34 @@ def test_a_linked_snapshot_survives_the_objects_replacement_and_deletion(
     store.write(key, b"x\n")
     store.save_to(key, copy)
     assert copy.stat().st_ino != store.blob_path(key).stat().st_ino
+
+
+def test_a_file_handed_over_is_stored_without_a_copy(
+    store: LocalObjectStore, key: str, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "out.csv"
+    scratch.write_bytes(b"a,b\n1,2\n")
+    store.write(key, scratch, "text/csv")
+    blob = store.blob_path(key)
+    assert blob.read_bytes() == b"a,b\n1,2\n"
+    assert os.stat(blob).st_ino == os.stat(scratch).st_ino  # same filesystem: linked
+    assert os.stat(blob).st_mode & 0o777 == 0o600
+    scratch.unlink()  # the caller lets go of its name; the object stays
+    assert store.info(key).content_type == "text/csv"
+    assert blob.read_bytes() == b"a,b\n1,2\n"
+    assert not list(store.blob_path(key).parent.glob(f"{TEMP_PREFIX}*"))
+
+
+def test_a_file_handed_over_is_copied_when_it_cannot_be_linked(
+    store: LocalObjectStore, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(*_: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_links)
+    scratch = tmp_path / "out.csv"
+    scratch.write_bytes(b"x\n")
+    store.write(key, scratch, "text/csv")
+    assert store.blob_path(key).read_bytes() == b"x\n"
+    assert os.stat(store.blob_path(key)).st_ino != os.stat(scratch).st_ino
+    assert not list(store.blob_path(key).parent.glob(f"{TEMP_PREFIX}*"))

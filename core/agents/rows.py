@@ -98,74 +98,128 @@ def _column_text(table: LoadedTable, column: str, cache: dict[str, pa.Array]) ->
     return cache[column]
 
 
-def _repeated(text: str, n: int) -> pa.DictionaryArray:
-    """One text on `n` rows as a dictionary column: four bytes a row, not a copy per row (the
-    list of a million-row file's blanks would otherwise hold "no value" a million times)."""
-    return pa.DictionaryArray.from_arrays(
-        pa.array(np.zeros(n, dtype=np.int32)), pa.array([text], pa.large_string())
+@dataclass
+class _Part:
+    """One finding's rows on their way into the issue rows table."""
+
+    file: int  # the file's position among the tables read
+    table: LoadedTable
+    ref: RowRefs
+    rows: np.ndarray  # int64 positions
+
+
+def _sort_order(parts: list[_Part], rows: np.ndarray) -> np.ndarray:
+    """The positions of the concatenated parts sorted by file, row, column and code (names in
+    text order), ties in the order the agents gave them.
+
+    The four keys are packed into one integer where it fits, so one stable sort does what a
+    lexsort of four arrays does at twice the cost."""
+    column_rank = {name: i for i, name in enumerate(sorted({p.ref.column or "" for p in parts}))}
+    code_rank = {code: i for i, code in enumerate(sorted({p.ref.code for p in parts}))}
+    lengths = [len(p.rows) for p in parts]
+    columns, codes = len(column_rank), len(code_rank)
+    row_span = int(rows.max()) + 1 if rows.min() >= 0 else 0
+    files_span = max(p.file for p in parts) + 1
+    if row_span and files_span * row_span * columns * codes < 2**63:
+        # key = ((file * row_span + row) * columns + column) * codes + code
+        constant = [
+            ((p.file * row_span) * columns + column_rank[p.ref.column or ""]) * codes + code_rank[p.ref.code]
+            for p in parts
+        ]
+        key = rows * (columns * codes)
+        key += np.repeat(np.array(constant, np.int64), lengths)
+        return np.argsort(key, kind="stable")
+
+    def per_row(values: list[int]) -> np.ndarray:
+        return np.repeat(np.array(values, np.int64), lengths)
+
+    return np.lexsort(
+        (
+            per_row([code_rank[p.ref.code] for p in parts]),
+            per_row([column_rank[p.ref.column or ""] for p in parts]),
+            rows,
+            per_row([p.file for p in parts]),
+        )
     )
+
+
+def _one_text_per_part(texts: list[str], part_of_row: np.ndarray) -> pa.DictionaryArray:
+    """A column that holds one text per part (its file, column, agent, code), as a dictionary
+    column: four bytes a row, not a copy of the text per row. `part_of_row` gives each row's part."""
+    dictionary = list(dict.fromkeys(texts))
+    position = {text: i for i, text in enumerate(dictionary)}
+    indices = np.array([position[t] for t in texts], np.int32)[part_of_row]
+    return pa.DictionaryArray.from_arrays(pa.array(indices), pa.array(dictionary, pa.large_string()))
+
+
+def _reasons(parts: list[_Part], order: np.ndarray) -> pa.DictionaryArray:
+    """The reason column: a part's shared reason, or its own reason per row, as one dictionary
+    column (each distinct reason once, in order of first appearance) in sorted order."""
+    dictionaries: list[pa.Array] = []
+    indices: list[pa.Array] = []
+    for part in parts:
+        n = len(part.rows)
+        if part.ref.reasons is None:
+            dictionaries.append(pa.array([part.ref.reason], pa.large_string()))
+            indices.append(pa.array(np.zeros(n, np.int32)))
+        else:
+            encoded = pc.dictionary_encode(_text_array(part.ref.reasons, n))
+            dictionaries.append(encoded.dictionary)
+            indices.append(encoded.indices)
+    # every part's distinct reasons, one after another: encoded again, they map each part's
+    # local index to its place in the one dictionary of the whole column
+    unified = pc.dictionary_encode(pa.concat_arrays(dictionaries))
+    to_unified = unified.indices.to_numpy()
+    offsets = np.cumsum([0, *(len(d) for d in dictionaries[:-1])])
+    mapped = [
+        pc.take(pa.array(to_unified[offset : offset + len(d)]), local)
+        for offset, d, local in zip(offsets, dictionaries, indices, strict=True)
+    ]
+    merged = pa.concat_arrays(mapped).take(pa.array(order))
+    return pa.DictionaryArray.from_arrays(merged, unified.dictionary)
 
 
 def issue_rows_table(tables: Mapping[str, LoadedTable], results: Iterable[AgentResult]) -> pa.Table | None:
     """Every row reference of every agent as one table (row, column, value, reason, agent,
     code, and file when several files were read), sorted by file, row, column, agent and
-    code so that all that is wrong with one row sits together. None when nothing was found."""
-    parts: list[pa.Table] = []
-    keys: list[tuple[int, np.ndarray, str, str]] = []  # file order, rows, column, code: for sorting
-    texts: dict[str, dict[str, pa.Array]] = {}
+    code so that all that is wrong with one row sits together. None when nothing was found.
+
+    The sort order is worked out first and each column is built once in that order (the
+    repeated texts as dictionary indices), rather than building a table per finding and
+    reordering their concatenation."""
     file_order = {key: i for i, key in enumerate(tables)}
-    for result in results:
-        for ref in result.row_refs:
-            table = tables.get(ref.file_key)
-            if table is None or len(ref.rows) == 0:
-                continue
-            rows = np.asarray(ref.rows, dtype=np.int64)
-            if ref.values is not None:
-                value = _text_array(ref.values, len(rows))
-            elif ref.column is not None:
-                taken = _column_text(table, ref.column, texts.setdefault(ref.file_key, {})).take(rows)
-                value = _text_array(taken, len(rows))
-            else:
-                value = pa.nulls(len(rows), pa.large_string())
-            n = len(rows)
-            reason = (
-                pc.dictionary_encode(_text_array(ref.reasons, n))
-                if ref.reasons is not None
-                else _repeated(ref.reason, n)
-            )
-            parts.append(
-                pa.table(
-                    {
-                        "file": _repeated(table.filename, n),
-                        "row": pa.array(rows + 1),
-                        "column": _repeated(ref.column or "", n),
-                        "value": value,
-                        "reason": reason,
-                        "agent": _repeated(ref.agent, n),
-                        "code": _repeated(ref.code, n),
-                    }
-                )
-            )
-            keys.append((file_order[ref.file_key], rows, ref.column or "", ref.code))
+    parts = [
+        _Part(file_order[ref.file_key], tables[ref.file_key], ref, np.asarray(ref.rows, dtype=np.int64))
+        for result in results
+        for ref in result.row_refs
+        if ref.file_key in tables and len(ref.rows)
+    ]
     if not parts:
         return None
-    merged = pa.concat_tables(parts)
-    # sorted on integers (file, row, column rank, code rank): sorting the text columns of a
-    # million-line list directly costs a second
-    column_rank = {name: i for i, name in enumerate(sorted({k[2] for k in keys}))}
-    code_rank = {code: i for i, code in enumerate(sorted({k[3] for k in keys}))}
-    order = np.lexsort(
-        (
-            np.concatenate([np.full(len(k[1]), code_rank[k[3]], np.int32) for k in keys]),
-            np.concatenate([np.full(len(k[1]), column_rank[k[2]], np.int32) for k in keys]),
-            np.concatenate([k[1] for k in keys]),
-            np.concatenate([np.full(len(k[1]), k[0], np.int32) for k in keys]),
-        )
-    )
-    merged = merged.take(pa.array(order))
-    if len({t.filename for t in tables.values()}) <= 1:
-        merged = merged.drop_columns(["file"])
-    return merged
+    rows = np.concatenate([p.rows for p in parts])
+    order = _sort_order(parts, rows)
+    take = pa.array(order)
+    part_of_row = np.repeat(np.arange(len(parts), dtype=np.int32), [len(p.rows) for p in parts])[order]
+    texts: dict[str, dict[str, pa.Array]] = {}
+    values = []
+    for part in parts:
+        if part.ref.values is not None:
+            values.append(_text_array(part.ref.values, len(part.rows)))
+        elif part.ref.column is not None:
+            column = _column_text(part.table, part.ref.column, texts.setdefault(part.ref.file_key, {}))
+            values.append(_text_array(column.take(part.rows), len(part.rows)))
+        else:
+            values.append(pa.nulls(len(part.rows), pa.large_string()))
+    columns: dict[str, pa.Array] = {}
+    if len({t.filename for t in tables.values()}) > 1:
+        columns["file"] = _one_text_per_part([p.table.filename for p in parts], part_of_row)
+    columns["row"] = pa.array(rows[order] + 1)
+    columns["column"] = _one_text_per_part([p.ref.column or "" for p in parts], part_of_row)
+    columns["value"] = pa.concat_arrays(values).take(take)
+    columns["reason"] = _reasons(parts, order)
+    columns["agent"] = _one_text_per_part([p.ref.agent for p in parts], part_of_row)
+    columns["code"] = _one_text_per_part([p.ref.code for p in parts], part_of_row)
+    return pa.table(columns)
 
 
 def issue_rows_frame(
