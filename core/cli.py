@@ -34,7 +34,10 @@ from core.settings import get_settings
 from core.states import TERMINAL
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-POLL_SECONDS = 0.3
+POLL_SECONDS = 0.3  # a task run elsewhere (RQ workers): how often its progress is read
+# a task run here: each read takes the interpreter from the run for a moment, and joining the
+# run's thread returns at once when it ends, so a slower beat costs nothing at the end
+LOCAL_POLL_SECONDS = 1.0
 
 
 def _services(migrate: bool = True):  # type: ignore[no-untyped-def]
@@ -98,7 +101,7 @@ def _wait(services: Any, user_id: int, task_id: str, timeout: float | None) -> d
             services.tasks.cancel_task(user_id, task_id)
             return services.tasks.get_task(user_id, task_id)
         if runner is not None and runner.is_alive():
-            runner.join(POLL_SECONDS)  # back at once when the run ends
+            runner.join(LOCAL_POLL_SECONDS)  # back at once when the run ends
         else:
             time.sleep(POLL_SECONDS)
 
@@ -387,10 +390,11 @@ def exit_process(code: int) -> NoReturn:
     0.3 s, which every scripted `run` would wait for with nothing left to do: the outputs are
     written and closed, the task recorded. The log and the standard streams are flushed and the
     database connections closed first. While another (non-daemon) thread still works, the
-    process ends the ordinary way, which waits for it.
+    process ends the ordinary way, which waits for it; so it does under a debugger, profiler or
+    coverage tool, which writes its results at exit.
     """
     busy = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-    if busy:
+    if busy or sys.gettrace() is not None or sys.getprofile() is not None:
         sys.exit(code)
     from db.session import dispose_engines
 
