@@ -144,11 +144,23 @@ def _numeric(values: pd.Series, ordered: np.ndarray, bins: int) -> dict[str, Any
         "min": _plain(ordered[0]),
         "max": _plain(ordered[-1]),
         "mean": _plain(float(as_read.mean())),
-        "median": _plain(float(np.median(floats))),
+        "median": _plain(_sorted_median(floats)),
         "std": _plain(float(as_read.std(ddof=1))) if len(floats) > 1 else None,
         "quantiles": {name: _plain(float(q)) for name, q in zip(QUANTILES, quantiles, strict=True)},
         "histogram": {"bins": [float(e) for e in edges], "counts": [int(c) for c in counts]},
     }
+
+
+def _sorted_median(floats: np.ndarray) -> float:
+    """`np.median` of sorted float64 values, read at the middle instead of copying and
+    partitioning a million values; the same mean of the two middle ones numpy takes. A zero
+    in the middle goes to numpy: its partition may bring -0.0 or 0.0 there."""
+    middle = len(floats) // 2
+    if floats[middle] == 0 or floats[middle - 1] == 0:
+        return float(np.median(floats))
+    if len(floats) % 2:
+        return float(floats[middle])
+    return float(np.mean(floats[middle - 1 : middle + 1]))
 
 
 def _sorted_numbers(values: pd.Series) -> np.ndarray:
