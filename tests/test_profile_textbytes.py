@@ -26,6 +26,7 @@ from core.agents.profile.textbytes import (
     byte_at,
     drop_leading,
     keep_bytes,
+    last_byte,
     per_value_or,
     regex_bytes,
     text_bytes,
@@ -135,3 +136,16 @@ def test_sensitive_emails_read_from_the_shared_matches_as_from_the_regex() -> No
         _emails(found, profile, stripped, shaped)
         assert np.array_equal(found, expected)
     assert (expected & ~email_matches(known, stripped)).any()  # upper-casing made some match
+
+
+def test_byte_at_and_last_byte_with_and_without_short_values() -> None:
+    texts = _random_texts(10, count=500).to_pylist()
+    for values in (texts, [t for t in texts if len(t.encode()) >= 3], ["é", "ab", "x\x00"]):
+        array = pa.array(values, pa.large_string())
+        text = text_bytes(array)
+        assert text is not None
+        encoded = [v.encode() for v in values]
+        for position in (0, 1, 2, 5):
+            expected = [e[position] if len(e) > position else -1 for e in encoded]
+            assert byte_at(text, position).tolist() == expected
+        assert last_byte(text).tolist() == [e[-1] if e else -1 for e in encoded]

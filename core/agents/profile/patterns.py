@@ -32,7 +32,7 @@ from core.agents.profile.inference import (
     each_column,
 )
 from core.agents.profile.phones import check_phones
-from core.agents.profile.textbytes import ByteMap, byte_at, text_bytes, trim_whitespace
+from core.agents.profile.textbytes import ByteMap, byte_at, last_byte, text_bytes, trim_whitespace
 
 AGENT_ID = "patterns"
 CACHE_KEY = "profile.patterns"
@@ -320,9 +320,8 @@ def _trimmable(values: pa.Array) -> np.ndarray:
     text = text_bytes(values)
     if text is None:
         return np.ones(len(values), dtype=bool)
-    first, last = byte_at(text), np.full(len(values), -1, dtype=np.int16)
+    first, last = byte_at(text), last_byte(text)
     nonempty = text.lengths > 0
-    last[nonempty] = text.data[text.offsets[1:][nonempty] - 1]
     return nonempty & ((first <= 0x20) | (first >= 0x7F) | (last <= 0x20) | (last >= 0x7F))
 
 

@@ -105,6 +105,8 @@ def per_value_sum(text: TextBytes, hits: np.ndarray) -> np.ndarray:
 
 def byte_at(text: TextBytes, position: int = 0) -> np.ndarray:
     """Per value, its byte at `position`, or -1 when it is shorter."""
+    if len(text.lengths) and text.lengths.min() > position:  # all long enough: no masks
+        return text.data[text.starts + position].astype(np.int16)
     out = np.full(len(text.offsets) - 1, -1, dtype=np.int16)
     long_enough = text.lengths > position
     out[long_enough] = text.data[text.starts[long_enough] + position]
@@ -113,6 +115,8 @@ def byte_at(text: TextBytes, position: int = 0) -> np.ndarray:
 
 def last_byte(text: TextBytes) -> np.ndarray:
     """Per value, its last byte, or -1 when it is empty."""
+    if len(text.lengths) and text.lengths.min() > 0:  # none empty: no masks
+        return text.data[text.offsets[1:] - 1].astype(np.int16)
     out = np.full(len(text.offsets) - 1, -1, dtype=np.int16)
     filled = text.lengths > 0
     out[filled] = text.data[text.offsets[1:][filled] - 1]
