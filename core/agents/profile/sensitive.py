@@ -171,11 +171,11 @@ def iban_valid(values: pa.Array) -> np.ndarray:
 def _kind_masks(profile: ColumnProfile, stripped: pa.Array) -> dict[str, np.ndarray]:
     """Per kind, which distinct values are that kind of personal data."""
     n = len(stripped)
-    lengths = pc.utf8_length(stripped).to_numpy(zero_copy_only=False)
     masks = {kind: np.zeros(n, dtype=bool) for kind in ("email", "card_number", "iban", "national_id")}
     # cheap filters first (an '@', a plausible length, only characters the pattern allows),
     # the regexes only on what passes them
     shaped = _shaped_like(stripped)
+    lengths = _char_lengths(stripped, shaped)
     _emails(masks["email"], profile, stripped, shaped)
     national_id_shaped = shaped["national_id"] & (lengths >= 9) & (lengths <= 13)
     _where(masks["national_id"], stripped, national_id_shaped, _SSN, _NINO)
@@ -211,6 +211,19 @@ def _emails(
         return
     target |= shaped["email"] & shaped["ascii"] & known
     _where(target, stripped, shaped["email"] & ~shaped["ascii"], _EMAIL)
+
+
+def _char_lengths(stripped: pa.Array, shaped: dict[str, np.ndarray]) -> np.ndarray:
+    """Per value, its length in characters: its length in bytes when it is ASCII (most
+    values, known from `_shaped_like`), Arrow's count for the others."""
+    text = text_bytes(stripped)
+    if text is None or "ascii" not in shaped:
+        return pc.utf8_length(stripped).to_numpy(zero_copy_only=False)
+    lengths = text.lengths.copy()
+    others = ~shaped["ascii"]
+    if others.any():
+        lengths[others] = pc.utf8_length(stripped.filter(pa.array(others))).to_numpy(zero_copy_only=False)
+    return lengths
 
 
 def _shaped_like(stripped: pa.Array) -> dict[str, np.ndarray]:
