@@ -224,8 +224,21 @@ def _top_values(ordered: np.ndarray, limit: int) -> list[dict[str, Any]]:
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
     counts = np.diff(np.append(starts, len(ordered)))
     distinct = ordered[starts]  # ascending, so a stable sort by count keeps ties in value order
-    best = np.argsort(-counts, kind="stable")[:limit]
+    best = _most_common(counts, limit)
     return [{"value": _plain(distinct[i]), "count": int(counts[i])} for i in best]
+
+
+def _most_common(counts: np.ndarray, limit: int) -> np.ndarray:
+    """`np.argsort(-counts, kind="stable")[:limit]` without sorting a million counts: the
+    limit-th largest count found by a partition, then only the counts above it and the
+    first ones equal to it (ties keep the lower index, as the stable sort does) sorted."""
+    if limit <= 0 or len(counts) <= limit:
+        return np.argsort(-counts, kind="stable")[: max(limit, 0)]
+    threshold = np.partition(counts, len(counts) - limit)[len(counts) - limit]
+    above = np.flatnonzero(counts > threshold)
+    tied = np.flatnonzero(counts == threshold)[: limit - len(above)]
+    chosen = np.sort(np.concatenate([above, tied]))
+    return chosen[np.argsort(-counts[chosen], kind="stable")]
 
 
 def _top_text_values(profile: ColumnProfile, limit: int) -> list[dict[str, Any]]:
