@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from core.agents.profile import phones
 from core.agents.profile.patterns import PatternsAgent, shapes
 from core.agents.profile.phones import check_phones, is_valid_phone
 from tests.profile_helpers import alert, codes_for, context_of, issue_rows, rows_of, table_of
@@ -107,7 +108,7 @@ def test_shape_frequencies_are_counted_over_rows(planted) -> None:  # type: igno
     assert zip_patterns == {"99999": N - 2, "9999": 1, "AAAAA": 1}
 
 
-def test_phone_check_agrees_with_phonenumbers_one_by_one() -> None:
+def test_phone_check_agrees_with_phonenumbers_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(9)
     numbers = [
         f"+1 {a}-{b:03d}-{c:04d}"
@@ -129,6 +130,8 @@ def test_phone_check_agrees_with_phonenumbers_one_by_one() -> None:
     expected = [is_valid_phone(n, check.region) for n in numbers]
     assert check.valid.tolist() == expected
     assert 0 < sum(expected) < len(numbers)  # both kinds are present
+    monkeypatch.setattr(phones, "SPLIT_AT", 2)  # the pattern checks shared by two threads
+    assert check_phones(pa.array(numbers)).valid.tolist() == expected
 
 
 def test_quick_phone_rejection_agrees_with_phonenumbers() -> None:

@@ -8,16 +8,29 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.agents.profile.emails import email_matches
 from core.agents.profile.patterns import _trimmable
-from core.agents.profile.sensitive import _ALLOWED, _CARD, _EMAIL, _IBAN, _NINO, _SSN, _shaped_like
+from core.agents.profile.sensitive import (
+    _ALLOWED,
+    _CARD,
+    _EMAIL,
+    _IBAN,
+    _NINO,
+    _SSN,
+    _emails,
+    _shaped_like,
+    _where,
+)
 from core.agents.profile.textbytes import (
     ByteMap,
     byte_at,
     drop_leading,
     keep_bytes,
+    last_byte,
     per_value_or,
     regex_bytes,
     text_bytes,
+    trim_whitespace,
 )
 
 _ALPHABET = [*"0123456789 -+.@_%'()/:aZkx\t\n\x00", "ı", "ſ", "é", "ß", "\u00a0", "\u2003", "ǅ"]
@@ -90,3 +103,49 @@ def test_values_that_trim_are_all_flagged_as_trimmable() -> None:
     python_trims = np.array([v.strip() != v for v in values.to_pylist()])
     flagged = _trimmable(values)
     assert not ((trims | python_trims) & ~flagged).any()
+
+
+def test_trim_whitespace_is_arrows_trim() -> None:
+    for seed, longest in ((7, 4), (8, 24)):
+        values = _random_texts(seed, longest=longest)
+        for array in (values, values.cast(pa.string()), values.slice(5, 100)):
+            assert trim_whitespace(array).equals(pc.utf8_trim_whitespace(array))
+    clean = pa.array(["a", "b c", "", "é x é"[2:3]], pa.large_string())
+    assert trim_whitespace(clean) is clean  # nothing to trim: no copy
+    few = pa.array(["a", " b", "c", "", "d\u3000"] * 3, pa.string())
+    assert trim_whitespace(few).equals(pc.utf8_trim_whitespace(few))
+    nulls = pa.array(["a ", None, ""], pa.string())
+    assert trim_whitespace(nulls).equals(pc.utf8_trim_whitespace(nulls))
+
+
+def test_sensitive_emails_read_from_the_shared_matches_as_from_the_regex() -> None:
+    class Profile:  # stands in for a column profile: only its identity is used
+        pass
+
+    values = pa.concat_arrays(
+        [_random_texts(9), pa.array(["ſam@ex.com", "ıvan@x.ſs", "a@Kx.co"], pa.large_string())]
+    )
+    stripped = trim_whitespace(values)
+    shaped = _shaped_like(stripped)
+    expected = np.zeros(len(values), dtype=bool)
+    _where(expected, stripped, shaped["email"], _EMAIL)
+    known = Profile()
+    email_matches(known, stripped)
+    for profile in (known, Profile()):
+        found = np.zeros(len(values), dtype=bool)
+        _emails(found, profile, stripped, shaped)
+        assert np.array_equal(found, expected)
+    assert (expected & ~email_matches(known, stripped)).any()  # upper-casing made some match
+
+
+def test_byte_at_and_last_byte_with_and_without_short_values() -> None:
+    texts = _random_texts(10, count=500).to_pylist()
+    for values in (texts, [t for t in texts if len(t.encode()) >= 3], ["é", "ab", "x\x00"]):
+        array = pa.array(values, pa.large_string())
+        text = text_bytes(array)
+        assert text is not None
+        encoded = [v.encode() for v in values]
+        for position in (0, 1, 2, 5):
+            expected = [e[position] if len(e) > position else -1 for e in encoded]
+            assert byte_at(text, position).tolist() == expected
+        assert last_byte(text).tolist() == [e[-1] if e else -1 for e in encoded]

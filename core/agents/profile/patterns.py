@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 
 from core.agents.base import AgentContext, AgentResult, LoadedTable
 from core.agents.profile.checks import Check, emit
+from core.agents.profile.emails import email_matches
 from core.agents.profile.inference import (
-    _EMAIL,
     _PHONE_NAME,
     _POSTAL_DIGITS,
     _POSTAL_DISTINCT,
@@ -32,7 +32,7 @@ from core.agents.profile.inference import (
     each_column,
 )
 from core.agents.profile.phones import check_phones
-from core.agents.profile.textbytes import ByteMap, byte_at, text_bytes
+from core.agents.profile.textbytes import ByteMap, byte_at, last_byte, text_bytes, trim_whitespace
 
 AGENT_ID = "patterns"
 CACHE_KEY = "profile.patterns"
@@ -122,7 +122,7 @@ def _compute(table: LoadedTable, profile: ColumnProfile) -> ColumnPatterns:
         encoded_shapes.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded_shapes.dictionary
     )
     result = ColumnPatterns(_shape_facts(values, shaped, encoded.counts, filled))
-    stripped = pc.utf8_trim_whitespace(values)
+    stripped = trim_whitespace(values)
     checks = result.checks
     checks.extend(_whitespace(table, profile, values, stripped, filled, shaped))
     checks.extend(_dates(table, profile, stripped, filled))
@@ -203,7 +203,10 @@ def _whitespace(
     shaped: _Shapes,
 ) -> list[Check]:
     name, counts = profile.name, profile.encoded.counts
-    padded = filled & ~_mask(pc.equal(values, stripped))
+    if stripped is values:  # nothing to trim (`trim_whitespace` hands the array back)
+        padded = np.zeros(len(filled), dtype=bool)
+    else:
+        padded = filled & ~_mask(pc.equal(values, stripped))
     # a value's shape keeps its ASCII whitespace in place: only values whose shape holds two
     # in a row can (once trimmed) hold them, and the shapes are few
     maybe = _mask(pc.match_substring_regex(shaped.distinct, r"\s\s"))[shaped.codes] & filled
@@ -317,9 +320,8 @@ def _trimmable(values: pa.Array) -> np.ndarray:
     text = text_bytes(values)
     if text is None:
         return np.ones(len(values), dtype=bool)
-    first, last = byte_at(text), np.full(len(values), -1, dtype=np.int16)
+    first, last = byte_at(text), last_byte(text)
     nonempty = text.lengths > 0
-    last[nonempty] = text.data[text.offsets[1:][nonempty] - 1]
     return nonempty & ((first <= 0x20) | (first >= 0x7F) | (last <= 0x20) | (last >= 0x7F))
 
 
@@ -345,7 +347,7 @@ def _validity(
     kind: str | None = None
     valid: np.ndarray | None = None
     if semantic == "email" or _EMAIL_NAME.search(name):
-        valid = _looks_like(stripped, filled, _EMAIL)
+        valid = filled & email_matches(profile, stripped)
         kind = "email" if semantic == "email" or share(valid) >= VALIDITY_SHARE else None
     elif semantic == "url" or _URL_NAME.search(name):
         valid = _looks_like(stripped, filled, _URL)

@@ -20,8 +20,16 @@ import pyarrow.compute as pc
 
 from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable
 from core.agents.profile.checks import Check, emit
+from core.agents.profile.emails import known_email_matches
 from core.agents.profile.inference import _EMAIL, _PHONE, ColumnProfile, each_column
-from core.agents.profile.textbytes import ASCII, ByteMap, per_value_or, regex_bytes, text_bytes
+from core.agents.profile.textbytes import (
+    ASCII,
+    ByteMap,
+    per_value_or,
+    regex_bytes,
+    text_bytes,
+    trim_whitespace,
+)
 from core.agents.rows import join_text
 
 AGENT_ID = "sensitive"
@@ -66,17 +74,20 @@ _ALLOWED = {
     "iban": r"[A-Za-z\d ]",
 }
 _AT_BIT = 1 << len(_ALLOWED)
+_NON_ASCII_BIT = _AT_BIT << 1
 
 
 def _kind_table() -> ByteMap:
     """Per byte: a bit per kind whose pattern cannot hold it (never set for the bytes of
-    non-ASCII characters: upper-casing may turn those into letters), and one for '@'."""
+    non-ASCII characters: upper-casing may turn those into letters), one for '@' and one for
+    the bytes of non-ASCII characters."""
     table = np.zeros(256, dtype=np.uint8)
     for bit, char_class in enumerate(_ALLOWED.values()):
         outside = ~regex_bytes(char_class)
         outside[ASCII:] = False
         table[outside] |= 1 << bit
     table[ord("@")] |= _AT_BIT
+    table[ASCII:] |= _NON_ASCII_BIT
     return ByteMap(table)
 
 
@@ -160,12 +171,12 @@ def iban_valid(values: pa.Array) -> np.ndarray:
 def _kind_masks(profile: ColumnProfile, stripped: pa.Array) -> dict[str, np.ndarray]:
     """Per kind, which distinct values are that kind of personal data."""
     n = len(stripped)
-    lengths = pc.utf8_length(stripped).to_numpy(zero_copy_only=False)
     masks = {kind: np.zeros(n, dtype=bool) for kind in ("email", "card_number", "iban", "national_id")}
     # cheap filters first (an '@', a plausible length, only characters the pattern allows),
     # the regexes only on what passes them
     shaped = _shaped_like(stripped)
-    _where(masks["email"], stripped, shaped["email"], _EMAIL)
+    lengths = _char_lengths(stripped, shaped)
+    _emails(masks["email"], profile, stripped, shaped)
     national_id_shaped = shaped["national_id"] & (lengths >= 9) & (lengths <= 13)
     _where(masks["national_id"], stripped, national_id_shaped, _SSN, _NINO)
     card_shaped = np.zeros(n, dtype=bool)
@@ -186,11 +197,41 @@ def _kind_masks(profile: ColumnProfile, stripped: pa.Array) -> dict[str, np.ndar
     return masks
 
 
+def _emails(
+    target: np.ndarray, profile: ColumnProfile, stripped: pa.Array, shaped: dict[str, np.ndarray]
+) -> None:
+    """Set `target` where the upper-cased value is an email. `_EMAIL`'s character classes hold
+    both cases of every letter they hold and nothing outside ASCII, so an ASCII value matches
+    upper-cased exactly when it matches as written: when `patterns` already matched the column
+    (`known_email_matches`), only the non-ASCII candidates (which upper-casing may turn into
+    ASCII, 'ı' into 'I') are matched here."""
+    known = known_email_matches(profile)
+    if known is None or "ascii" not in shaped:
+        _where(target, stripped, shaped["email"], _EMAIL)
+        return
+    target |= shaped["email"] & shaped["ascii"] & known
+    _where(target, stripped, shaped["email"] & ~shaped["ascii"], _EMAIL)
+
+
+def _char_lengths(stripped: pa.Array, shaped: dict[str, np.ndarray]) -> np.ndarray:
+    """Per value, its length in characters: its length in bytes when it is ASCII (most
+    values, known from `_shaped_like`), Arrow's count for the others."""
+    text = text_bytes(stripped)
+    if text is None or "ascii" not in shaped:
+        return pc.utf8_length(stripped).to_numpy(zero_copy_only=False)
+    lengths = text.lengths.copy()
+    others = ~shaped["ascii"]
+    if others.any():
+        lengths[others] = pc.utf8_length(stripped.filter(pa.array(others))).to_numpy(zero_copy_only=False)
+    return lengths
+
+
 def _shaped_like(stripped: pa.Array) -> dict[str, np.ndarray]:
     """Per kind, the values that could match its pattern once upper-cased: those holding an
     '@' for emails, and only characters the pattern allows (or non-ASCII ones, which the
-    regex judges) for every kind. One pass over the bytes instead of a regex per kind over
-    every value: a million timestamps or emails cannot be card numbers, and now cost no regex."""
+    regex judges) for every kind; and under "ascii", the values of ASCII bytes alone. One
+    pass over the bytes instead of a regex per kind over every value: a million timestamps
+    or emails cannot be card numbers, and now cost no regex."""
     text = text_bytes(stripped)
     if text is None:
         everything = np.ones(len(stripped), dtype=bool)
@@ -199,6 +240,7 @@ def _shaped_like(stripped: pa.Array) -> dict[str, np.ndarray]:
     found = per_value_or(text, _KIND_BYTES(text.data))
     shaped = {kind: (found & (1 << bit)) == 0 for bit, kind in enumerate(_ALLOWED)}
     shaped["email"] &= (found & _AT_BIT) > 0
+    shaped["ascii"] = (found & _NON_ASCII_BIT) == 0
     return shaped
 
 
@@ -219,7 +261,7 @@ def _compute(table: LoadedTable, profile: ColumnProfile) -> ColumnSensitivity:
     filled_rows = encoded.rows_count(filled)
     if filled_rows == 0:
         return ColumnSensitivity(None, 0.0, {})
-    stripped = pc.utf8_trim_whitespace(encoded.values)
+    stripped = trim_whitespace(encoded.values)
     masks = _kind_masks(profile, stripped)
     shares = {kind: encoded.rows_count(mask & filled) / filled_rows for kind, mask in masks.items()}
     kind, share = max(shares.items(), key=lambda item: item[1])

@@ -1,0 +1,52 @@
+"""The numeric shortcuts of statistics and outliers give numpy's own answers bit for bit,
+including ties, signed zeros and values near the float limits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.agents.profile.outliers import MAD_SCALE, _fences, _robust_z
+from core.agents.profile.statistics import _most_common, _sorted_median
+
+
+def _samples(rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    return [
+        rng.normal(size=n),
+        rng.lognormal(size=n),
+        rng.choice([1e308, -1e308, 0.0, -0.0, 1.0, 5e-324, -5e-324], size=n),
+        rng.choice([-0.0, 0.0, 2.0], size=n),
+        rng.integers(-(2**62), 2**62, n).astype("float64"),
+    ]
+
+
+def test_sorted_median_is_numpys() -> None:
+    rng = np.random.default_rng(0)
+    for n in range(1, 120):
+        for values in _samples(rng, n):
+            ordered = np.sort(values)
+            got, want = _sorted_median(ordered), float(np.median(ordered))
+            assert got == want and np.signbit(got) == np.signbit(want)
+
+
+def test_most_common_is_the_stable_argsort() -> None:
+    rng = np.random.default_rng(1)
+    for n in [*range(0, 30), 5000]:
+        for high in (1, 2, 10, 1000):
+            counts = rng.integers(1, high + 1, n)
+            for limit in (0, 1, 3, 10):
+                expected = np.argsort(-counts, kind="stable")[:limit]
+                assert np.array_equal(_most_common(counts, limit), expected)
+
+
+def test_fences_and_robust_z_are_the_plain_formulas() -> None:
+    rng = np.random.default_rng(2)
+    with np.errstate(all="ignore"):
+        for n in (1, 2, 3, 20, 1001):
+            for values in _samples(rng, n):
+                fence = _fences(values)
+                ordered = np.sort(values)
+                median = float(np.quantile(ordered, 0.5))
+                assert fence["mad"] == float(np.median(np.abs(ordered - median)))
+                if fence["mad"] > 0:
+                    expected = MAD_SCALE * (values - fence["median"]) / fence["mad"]
+                    assert np.array_equal(_robust_z(values, fence), expected, equal_nan=True)
