@@ -9,8 +9,9 @@ streamed into the zip, so memory stays flat whatever the row count.
 Text goes in as shared strings (never formulas): each distinct text once in
 `xl/sharedStrings.xml`, each cell a short index. A long list repeats a few texts (column,
 reason, agent, code) millions of times, so this keeps the sheet XML at less than half the size
-of inline strings, which is what the deflate time follows. Numbers go in as numbers. The
-deflate runs in worker threads (zlib releases the GIL) while the next chunk's XML is built.
+of inline strings, which is what the deflate time follows. Numbers go in as numbers. Each
+chunk's XML is built and deflated in worker threads (Arrow and zlib release the GIL), a few
+chunks ahead, while the writer only checksums and stores the finished ones in order.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import re
 import zipfile
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -111,6 +113,21 @@ class SharedStrings:
         yield ("</sst>" + tail).encode("utf-8")
 
 
+def _one_array(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The column as one array: its only chunk as it is (`combine_chunks` would copy it)."""
+    if isinstance(column, pa.Array):
+        return column
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def _codes(indices: pa.Array, missing: int) -> np.ndarray:
+    """Dictionary indices as int32 numbers, `missing` for a missing value; without a copy when
+    none is missing and they are int32 already."""
+    if indices.null_count:
+        indices = pc.fill_null(indices, missing)
+    return indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+
+
 @dataclass
 class _TextGroup:
     """Neighbouring text columns as one lookup: for each combination of their values the XML of
@@ -122,16 +139,16 @@ class _TextGroup:
 
     @classmethod
     def of(cls, column: pa.ChunkedArray | pa.Array, strings: SharedStrings) -> _TextGroup:
-        encoded = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        encoded = _one_array(column)
         if not pa.types.is_dictionary(encoded.type):
             encoded = pc.dictionary_encode(pc.cast(encoded, _TEXT))
         size = len(encoded.dictionary)
         first = strings.add(encoded.dictionary, len(encoded) - encoded.null_count)
-        texts = [f'<c t="s"><v>{first + i}</v></c>' for i in range(size)]
-        valid = pc.is_valid(encoded.dictionary).to_numpy(zero_copy_only=False)
-        cells = pa.array([*(t if ok else "<c/>" for t, ok in zip(texts, valid, strict=True)), "<c/>"], _TEXT)
-        codes = pc.fill_null(encoded.indices, size).to_numpy().astype(np.int32)
-        return cls(codes, cells)
+        numbers = pc.cast(pa.array(np.arange(first, first + size, dtype=np.int64)), _TEXT)
+        shared = _join('<c t="s"><v>', numbers, "</v></c>")
+        texts = pc.if_else(pc.is_valid(encoded.dictionary), shared, "<c/>")
+        cells = pa.concat_arrays([texts, pa.array(["<c/>"], _TEXT)])
+        return cls(_codes(encoded.indices, size), cells)
 
     def fits(self, other: _TextGroup) -> bool:
         return len(self.cells) * len(other.cells) <= MAX_GROUP_CELLS
@@ -172,7 +189,7 @@ def _numbers(column: pa.ChunkedArray) -> _Numbers | None:
     kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
     if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
         return None
-    values = column.combine_chunks()
+    values = _one_array(column)
     if pa.types.is_dictionary(values.type):
         values = pc.cast(values, kind)
     if pa.types.is_floating(kind):  # NaN and infinity are no spreadsheet numbers
@@ -229,10 +246,11 @@ class _EncodedTable:
                 pieces.append(part.rows(start, stop))
         return _bytes_of(_join(*_merged_literals(pieces)))
 
-    def row_chunks(self, start: int, stop: int, first_row: int) -> Iterator[memoryview]:
+    def row_chunks(self, start: int, stop: int, first_row: int) -> Iterator[Callable[[], memoryview]]:
+        """Jobs that build the rows' XML piece by piece (run by the deflate workers)."""
         for at in range(start, stop, CHUNK_ROWS):
             end = min(at + CHUNK_ROWS, stop)
-            yield self.rows_xml(at, end, first_row + at - start)
+            yield partial(self.rows_xml, at, end, first_row + at - start)
 
 
 def _merged_literals(pieces: list[str | pa.Array]) -> list[str | pa.Array]:
@@ -245,50 +263,70 @@ def _merged_literals(pieces: list[str | pa.Array]) -> list[str | pa.Array]:
     return merged
 
 
-class _ParallelDeflate:
-    """A stand-in for zlib's compressor inside zipfile's member writer that deflates each chunk
-    in a worker thread: every chunk is a raw deflate stream ended by a sync flush, so their
-    concatenation (closed by one final empty block) is one valid deflate stream, as pigz does.
-    `compress` hands back the chunks that are done, in order, keeping a few in flight."""
+Piece = bytes | memoryview | Callable[[], bytes | memoryview]  # literal XML, or a job that builds it
 
-    def __init__(self, pool: ThreadPoolExecutor, level: int) -> None:
-        self.pool = pool
-        self.level = level
-        self.pending: deque[Future[bytes]] = deque()
 
-    def _deflate(self, data: bytes | memoryview) -> bytes:
-        engine = zlib.compressobj(self.level, zlib.DEFLATED, -15)
-        return engine.compress(data) + engine.flush(zlib.Z_SYNC_FLUSH)
+def _deflated(data: bytes | memoryview) -> bytes:
+    """`data` as a raw deflate stream ended by a sync flush: such pieces concatenated (closed by
+    one final empty block) are one valid deflate stream, as pigz does."""
+    engine = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+    return engine.compress(data) + engine.flush(zlib.Z_SYNC_FLUSH)
+
+
+def _built(piece: Piece, deflate: bool) -> tuple[bytes | memoryview, bytes]:
+    """A piece's XML and, when asked, its deflated bytes: run in a worker thread, so the XML of
+    several pieces is built (Arrow releases the GIL) and deflated at once."""
+    data = piece() if callable(piece) else piece
+    return data, _deflated(data) if deflate else b""
+
+
+def _in_order(
+    pieces: Iterator[Piece], pool: ThreadPoolExecutor, deflate: bool
+) -> Iterator[tuple[bytes | memoryview, bytes]]:
+    """`_built` of each piece, in order, a few pieces ahead in `pool` (so memory stays flat)."""
+    pending: deque[Future[tuple[bytes | memoryview, bytes]]] = deque()
+    for piece in pieces:
+        pending.append(pool.submit(_built, piece, deflate))
+        while len(pending) > 2 * DEFLATE_THREADS:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+class _Predeflated:
+    """A stand-in for zlib's compressor inside zipfile's member writer that hands back the
+    piece deflated in a worker: zipfile still computes the CRC and the sizes from the XML."""
+
+    def __init__(self) -> None:
+        self.ready = b""
 
     def compress(self, data: bytes | memoryview) -> bytes:
-        self.pending.append(self.pool.submit(self._deflate, data))
-        done = []
-        while self.pending and (len(self.pending) > 2 * DEFLATE_THREADS or self.pending[0].done()):
-            done.append(self.pending.popleft().result())
-        return b"".join(done)
+        ready, self.ready = self.ready, b""
+        return ready
 
     def flush(self) -> bytes:
-        done = [future.result() for future in self.pending]
-        self.pending.clear()
-        final = zlib.compressobj(self.level, zlib.DEFLATED, -15)
-        return b"".join(done) + final.flush(zlib.Z_FINISH)
+        return zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
 
 
 def _write_member(
     target: zipfile.ZipFile,
     info: zipfile.ZipInfo,
-    pieces: Iterator[bytes | memoryview],
+    pieces: Iterator[Piece],
     pool: ThreadPoolExecutor,
 ) -> None:
-    """Stream `pieces` into the member `info`, deflated in `pool`. zipfile computes the CRC and
-    the sizes; only its compressor is swapped (when its writer still has one to swap)."""
+    """Stream `pieces` into the member `info`, each built and deflated in `pool`. zipfile
+    computes the CRC and the sizes; only its compressor is swapped (when its writer still has
+    one to swap; else zipfile deflates)."""
     member = zipfile.ZipInfo(info.filename, date_time=info.date_time)
     member.compress_type = zipfile.ZIP_DEFLATED
     with target.open(member, "w", force_zip64=True) as fh:
-        if getattr(fh, "_compressor", None) is not None:
-            fh._compressor = _ParallelDeflate(pool, DEFLATE_LEVEL)  # type: ignore[attr-defined]
-        for piece in pieces:
-            fh.write(piece)
+        swapped = getattr(fh, "_compressor", None) is not None
+        compressor = _Predeflated()
+        if swapped:
+            fh._compressor = compressor  # type: ignore[attr-defined]
+        for data, deflated in _in_order(pieces, pool, swapped):
+            compressor.ready = deflated
+            fh.write(data)
 
 
 def _dimension(xml: str, last_row: int) -> str:
@@ -298,7 +336,7 @@ def _dimension(xml: str, last_row: int) -> str:
     return f'<dimension ref="A1:{last_column}{last_row}"/>'
 
 
-def _sheet_pieces(xml: str, table: _EncodedTable, start: int, stop: int) -> Iterator[bytes | memoryview]:
+def _sheet_pieces(xml: str, table: _EncodedTable, start: int, stop: int) -> Iterator[Piece]:
     xml = re.sub(r'<dimension ref="[^"]*"/>', _dimension(xml, stop - start + 1), xml, count=1)
     head, tail = xml.split("</sheetData>", 1)
     yield head.encode("utf-8")
