@@ -47,3 +47,19 @@ def rows_of(context: AgentContext, result: AgentResult, code: str, column: str |
 
 def codes_for(result: AgentResult, column: str) -> set[str]:
     return {a.code for a in result.alerts if a.column == column}
+
+
+def empty_report() -> dict[str, Any]:
+    """The smallest report `report_xlsx_bytes` accepts, for tests about the tables it writes."""
+    return {
+        "task_id": "t",
+        "tool_id": "profile-my-data",
+        "generated_at": "now",
+        "summary": {},
+        "dataset": {"files": []},
+        "columns": [],
+        "alerts": [],
+        "issues": [],
+        "recommendations": [],
+        "agents": {},
+    }

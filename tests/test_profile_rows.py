@@ -16,22 +16,7 @@ from core import reports
 from core.agents.base import AgentResult
 from core.agents.rows import issue_rows_table, refs
 from core.reports import artifact_csv_bytes, outputs_artifacts, report_xlsx_bytes
-from tests.profile_helpers import table_of
-
-
-def _report() -> dict:  # type: ignore[type-arg]
-    return {
-        "task_id": "t",
-        "tool_id": "profile-my-data",
-        "generated_at": "now",
-        "summary": {},
-        "dataset": {"files": []},
-        "columns": [],
-        "alerts": [],
-        "issues": [],
-        "recommendations": [],
-        "agents": {},
-    }
+from tests.profile_helpers import empty_report, table_of
 
 
 def test_row_refs_of_all_agents_merge_into_one_sorted_table() -> None:
@@ -98,7 +83,7 @@ def test_issue_rows_are_an_artifact_and_a_sheet_uncapped_and_formula_safe() -> N
         and back["value"][8] == "<b>&amp;</b>"
     )
 
-    book = openpyxl.load_workbook(io.BytesIO(report_xlsx_bytes(_report(), artifacts)), read_only=True)
+    book = openpyxl.load_workbook(io.BytesIO(report_xlsx_bytes(empty_report(), artifacts)), read_only=True)
     rows = list(book["issue_rows"].iter_rows(values_only=True))
     assert rows[0] == ("row", "column", "value", "reason", "agent", "code")
     assert len(rows) == n + 1
@@ -114,7 +99,7 @@ def test_a_table_longer_than_a_sheet_goes_on_over_several_sheets(monkeypatch, bu
     values[40] = "=1+1"
     values[41] = None
     frame = pd.DataFrame({"row": pa.array(range(1, 101)), "value": values})
-    data = report_xlsx_bytes(_report(), {"issue_rows.csv": frame})
+    data = report_xlsx_bytes(empty_report(), {"issue_rows.csv": frame})
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
     names = [n for n in book.sheetnames if n.startswith("issue_rows")]
     assert names == ["issue_rows", "issue_rows (2)", "issue_rows (3)", "issue_rows (4)"]
@@ -130,7 +115,7 @@ def test_long_sheet_names_keep_their_part_number(monkeypatch) -> None:  # type: 
     monkeypatch.setattr(reports, "MAX_XLSX_ROWS", 30)
     monkeypatch.setattr(reports, "BULK_SHEET_ROWS", 10)
     frame = pd.DataFrame({"row": pa.array(range(1, 41))})
-    data = report_xlsx_bytes(_report(), {"x" * 40 + ".csv": frame})
+    data = report_xlsx_bytes(empty_report(), {"x" * 40 + ".csv": frame})
     names = openpyxl.load_workbook(io.BytesIO(data), read_only=True).sheetnames[-2:]
     assert names == ["x" * 31, "x" * 27 + " (2)"]
 
@@ -148,7 +133,7 @@ def test_long_sheets_keep_missing_numbers_and_texts_in_place(monkeypatch) -> Non
         }
     )
     book = openpyxl.load_workbook(
-        io.BytesIO(report_xlsx_bytes(_report(), {"long.csv": frame})), read_only=True
+        io.BytesIO(report_xlsx_bytes(empty_report(), {"long.csv": frame})), read_only=True
     )
     rows = list(book["long"].iter_rows(values_only=True))
     assert rows[0] == ("count", "score", "reason", "agent", "when") and len(rows) == n + 1

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from core import reports, xlsx_bulk
 from core.xlsx_bulk import SharedStrings, _codes, _in_order, _TextGroup
+from tests.profile_helpers import empty_report
 
 
 def test_pieces_come_back_in_order_and_deflate_to_one_stream() -> None:
@@ -72,20 +73,8 @@ def test_a_sheet_built_in_many_pieces_keeps_every_row_in_place(monkeypatch) -> N
     monkeypatch.setattr(xlsx_bulk._EncodedTable, "rows_xml", uneven)
     n = 200
     frame = pd.DataFrame({"row": pa.array(range(1, n + 1)), "value": [f"v{i % 13}" for i in range(n)]})
-    data = reports.report_xlsx_bytes({**_REPORT}, {"long.csv": frame})
+    data = reports.report_xlsx_bytes(empty_report(), {"long.csv": frame})
     rows = list(openpyxl.load_workbook(io.BytesIO(data), read_only=True)["long"].iter_rows(values_only=True))
     assert rows[1:] == [(i + 1, f"v{i % 13}") for i in range(n)]
 
 
-_REPORT = {
-    "task_id": "t",
-    "tool_id": "profile-my-data",
-    "generated_at": "now",
-    "summary": {},
-    "dataset": {"files": []},
-    "columns": [],
-    "alerts": [],
-    "issues": [],
-    "recommendations": [],
-    "agents": {},
-}
