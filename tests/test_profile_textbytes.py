@@ -25,6 +25,7 @@ from core.agents.profile.textbytes import (
     ByteMap,
     byte_at,
     drop_leading,
+    is_plain_ascii,
     keep_bytes,
     last_byte,
     per_value_or,
@@ -149,3 +150,18 @@ def test_byte_at_and_last_byte_with_and_without_short_values() -> None:
             expected = [e[position] if len(e) > position else -1 for e in encoded]
             assert byte_at(text, position).tolist() == expected
         assert last_byte(text).tolist() == [e[-1] if e else -1 for e in encoded]
+
+
+def test_plain_ascii_text_is_lowered_and_trimmed_as_the_unicode_kernels_do() -> None:
+    """`is_plain_ascii` picks Arrow's ASCII kernels only where they agree with the Unicode ones:
+    the separators \\x1c-\\x1f, non-ASCII text and nulls take the Unicode path."""
+    for seed in range(4):
+        values = _random_texts(seed)
+        ascii_only = values.filter(pc.string_is_ascii(values))
+        for array in (values, ascii_only, pa.array([" N/A\x1c", "x"]), pa.array(["a", None])):
+            if is_plain_ascii(array):
+                fast = pc.ascii_lower(pc.ascii_trim_whitespace(array))
+                assert fast.equals(pc.utf8_lower(pc.utf8_trim_whitespace(array)))
+        assert is_plain_ascii(pa.array(["a\tB ", "c"]))
+        assert not is_plain_ascii(pa.array([" N/A\x1c"])) and not is_plain_ascii(pa.array(["é"]))
+        assert not is_plain_ascii(pa.array(["a", None]))

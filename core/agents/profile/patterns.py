@@ -32,7 +32,7 @@ from core.agents.profile.inference import (
     each_column,
 )
 from core.agents.profile.phones import check_phones
-from core.agents.profile.textbytes import ByteMap, byte_at, last_byte, text_bytes, trim_whitespace
+from core.agents.profile.textbytes import ByteMap, text_bytes, trim_whitespace, trimmable_ends
 
 AGENT_ID = "patterns"
 CACHE_KEY = "profile.patterns"
@@ -315,14 +315,11 @@ def _in_main_format(profile: ColumnProfile, text: pd.Series, filled: np.ndarray,
 
 
 def _trimmable(values: pa.Array) -> np.ndarray:
-    """Per value, True when its first or last byte may be trimmed: ASCII whitespace or control
-    characters, or part of a non-ASCII character."""
+    """Per value, True when `str.strip` might shorten it (see `textbytes.trimmable_ends`)."""
     text = text_bytes(values)
     if text is None:
         return np.ones(len(values), dtype=bool)
-    first, last = byte_at(text), last_byte(text)
-    nonempty = text.lengths > 0
-    return nonempty & ((first <= 0x20) | (first >= 0x7F) | (last <= 0x20) | (last >= 0x7F))
+    return trimmable_ends(text)
 
 
 def _looks_like(stripped: pa.Array, filled: np.ndarray, pattern: str) -> np.ndarray:

@@ -137,6 +137,27 @@ def trimmable_bytes() -> np.ndarray:
 _TRIMMABLE = trimmable_bytes()
 
 
+def trimmable_ends(text: TextBytes) -> np.ndarray:
+    """Per value, True when trimming whitespace might shorten it: it is not empty and its first
+    or last byte is whitespace or part of a non-ASCII character (`trimmable_bytes`). The
+    whitespace Arrow trims in ASCII is the same as Python's `str.strip`."""
+    return (_TRIMMABLE[byte_at(text)] | _TRIMMABLE[last_byte(text)]) & (text.lengths > 0)
+
+
+def is_plain_ascii(array: pa.Array | pa.ChunkedArray) -> bool:
+    """True when every byte of the text is ASCII and none is one of the separators \\x1c-\\x1f
+    (which Arrow's Unicode trim removes and its ASCII trim keeps): then Arrow's ASCII kernels
+    give the same result as the Unicode ones. False for arrays holding nulls."""
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    for chunk in chunks:
+        text = text_bytes(chunk)
+        if text is None:
+            return False
+        if len(text.data) and (text.data.max() >= ASCII or ((text.data - np.uint8(0x1C)) < 4).any()):
+            return False
+    return True
+
+
 def trim_whitespace(values: pa.Array) -> pa.Array:
     """`pc.utf8_trim_whitespace(values)`, trimming only the values whose first or last byte
     may be trimmed (`trimmable_bytes`): the array itself when none can be (most columns),
@@ -147,7 +168,7 @@ def trim_whitespace(values: pa.Array) -> pa.Array:
     text = text_bytes(values)
     if text is None or len(values) == 0:
         return pc.utf8_trim_whitespace(values)
-    ends = (_TRIMMABLE[byte_at(text)] | _TRIMMABLE[last_byte(text)]) & (text.lengths > 0)
+    ends = trimmable_ends(text)
     if not ends.any():
         return values
     if ends.mean() > 0.5:
