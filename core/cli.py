@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import importlib
 import json
 import logging
 import os
@@ -23,13 +24,14 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NoReturn
 
 from core import billing, users
 from core.errors import DQError, ValidationError
 from core.logs import configure_logging
-from core.registry import registry_as_dict
+from core.registry import get_tool, registry_as_dict
 from core.settings import get_settings
 from core.states import TERMINAL
 
@@ -145,11 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     files_metadata = {s: {"filename": p.name, "size_bytes": p.stat().st_size} for s, p in paths.items()}
     task = services.tasks.create_task(user.id, args.tool, agents, parameters, files_metadata)
     urls = services.tasks.issue_upload_urls(user.id, task["task_id"])
-    for slot, upload in urls.items():
-        with paths[slot].open("rb") as fh:
-            services.store.write(
-                upload["key"], fh, upload["headers"].get("Content-Type", "application/octet-stream")
-            )
+    _upload_files(services, urls, paths, args.tool, agents)
     try:
         services.tasks.start_processing(user.id, task["task_id"])
         task = _wait(services, user.id, task["task_id"], args.timeout)
@@ -162,6 +160,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         services.store.save_to(key, out / filename)  # a copy: the user may edit these
     print(json.dumps(task, indent=2, ensure_ascii=False))
     return EXIT_OK if task["status"] == "completed" else EXIT_FAILED
+
+
+def _upload_files(
+    services: Any, urls: dict[str, Any], paths: dict[str, Path], tool_id: str, agents: list[str] | None
+) -> None:
+    """Store the input files under their upload keys. A local copy is done by the kernel and
+    leaves the interpreter free, so meanwhile the modules a run here will need are imported:
+    the two overlap instead of adding up (about a quarter second each on a 200 MB file)."""
+
+    def upload(slot: str, upload: dict[str, Any]) -> None:
+        with paths[slot].open("rb") as fh:
+            services.store.write(
+                upload["key"], fh, upload["headers"].get("Content-Type", "application/octet-stream")
+            )
+
+    with ThreadPoolExecutor(max(len(urls), 1), thread_name_prefix="upload") as pool:
+        copies = [pool.submit(upload, slot, details) for slot, details in urls.items()]
+        if services.settings.executor == "process":
+            _import_run_modules(tool_id, agents)
+        for copy in copies:
+            copy.result()
+
+
+def _import_run_modules(tool_id: str, agents: list[str] | None) -> None:
+    """Import the runner and the run's agents ahead of the run (a cache warm-up: an agent that
+    fails to import fails its run later, with the usual error)."""
+    import core.runner  # noqa: F401 - imported for its side effect on the module cache
+
+    tool = get_tool(tool_id)
+    for spec in tool.agents:
+        if spec.available and (agents is None or spec.id in agents) and spec.implementation:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(spec.implementation.split(":")[0])
 
 
 def _read_password(confirm: bool = True) -> str:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import billing
 from core.agents.base import AgentContext, AgentResult, LoadedTable
+from core.allocator import run_memory
 from core.errors import DQError, InsufficientCreditsError, StorageError
 from core.loading import load_table
 from core.registry import ToolSpec, get_tool
@@ -506,4 +507,5 @@ class TaskRun:
 
 def run_task(task_id: str, factory: sessionmaker[Session], store: ObjectStore, settings: Settings) -> None:
     """Run a task this worker has claimed (status `processing`)."""
-    TaskRun(task_id, factory, store, settings).execute()
+    with run_memory():
+        TaskRun(task_id, factory, store, settings).execute()

@@ -50,3 +50,25 @@ def test_fences_and_robust_z_are_the_plain_formulas() -> None:
                 if fence["mad"] > 0:
                     expected = MAD_SCALE * (values - fence["median"]) / fence["mad"]
                     assert np.array_equal(_robust_z(values, fence), expected, equal_nan=True)
+
+
+def test_encode_over_many_chunks_is_pandas_factorize() -> None:
+    """Codes into one dictionary shared by every chunk, in order of first appearance, with
+    exact counts: what pandas' factorize gives, without its int64 codes."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from core.agents.profile.inference import encode
+
+    rng = np.random.default_rng(2)
+    words = np.array(["a", "b", "", " a", "é", "A", "b "], dtype=object)
+    chunks = [pa.array(rng.choice(words, size), type=pa.large_string()) for size in (5, 0, 17, 1, 40)]
+    text = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks)))
+    encoded = encode(text)
+    codes, uniques = pd.factorize(text, sort=False)
+    assert encoded.codes.dtype == np.int32
+    assert np.array_equal(encoded.codes, codes)
+    assert encoded.values.to_pylist() == list(uniques)
+    assert np.array_equal(encoded.counts, np.bincount(codes, minlength=len(uniques)))
+    empty = encode(pd.Series([], dtype="str"))
+    assert len(empty.codes) == len(empty.values) == len(empty.counts) == 0

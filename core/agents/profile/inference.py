@@ -879,13 +879,22 @@ class Encoded:
 
 
 def encode(text: pd.Series) -> Encoded:
-    """Codes, distinct values and counts of a text column (one hash pass)."""
-    codes, uniques = pd.factorize(as_text(text), sort=False)
-    values = pa.array(uniques)
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    counts = np.bincount(codes, minlength=len(values)).astype(np.int64)
-    return Encoded(codes.astype(np.int32), values, counts)
+    """Codes, distinct values and counts of a text column (one hash pass).
+
+    Arrow's hash kernel, called directly: every chunk of its result carries the one final
+    dictionary and int32 codes, which are kept as they are (pandas' `factorize` would widen
+    them to int64 and unify the chunks' dictionaries again)."""
+    array = _arrow(text)
+    if isinstance(array, pa.Array):
+        array = pa.chunked_array([array])
+    encoded = pc.dictionary_encode(array)
+    if encoded.num_chunks == 0:
+        return Encoded(np.empty(0, np.int32), pa.array([], type=array.type), np.empty(0, np.int64))
+    values = encoded.chunk(encoded.num_chunks - 1).dictionary  # the final memo table
+    indices = [chunk.indices for chunk in encoded.chunks]
+    codes = np.concatenate([i.to_numpy(zero_copy_only=False) for i in indices]).astype(np.int32, copy=False)
+    counts = np.bincount(codes, minlength=len(values)).astype(np.int64, copy=False)
+    return Encoded(codes, values, counts)
 
 
 def matching_keys(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
