@@ -165,3 +165,23 @@ def test_plain_ascii_text_is_lowered_and_trimmed_as_the_unicode_kernels_do() -> 
         assert is_plain_ascii(pa.array(["a\tB ", "c"]))
         assert not is_plain_ascii(pa.array([" N/A\x1c"])) and not is_plain_ascii(pa.array(["é"]))
         assert not is_plain_ascii(pa.array(["a", None]))
+
+
+def test_missing_markers_found_through_the_prefilter_are_the_plain_check() -> None:
+    """The first-byte and length prefilter never hides a marker: the verdicts equal Arrow's
+    trim, lower-case and compare on every value, for markers in any case and dress."""
+    import pandas as pd
+
+    from core.agents.profile.inference import _MARKER_SET, MISSING_MARKERS, _normalised, is_missing
+
+    markers = sorted(MISSING_MARKERS)
+    dressed = [m.upper() for m in markers] + [m.title() for m in markers] + [f" {m}\t" for m in markers]
+    others = ["100000", "+1 726-555-2975", "nano", "NAN1", "Ｎ/A", "\u212a"]  # none is a marker
+    others += ["\xa0n/a\xa0", "ｎａ", "-1", "#1", "?x"]
+    rng = np.random.default_rng(3)
+    values = [*markers, *dressed, *others, *rng.choice(markers + others, 500).tolist()]
+    array = pa.array(values, type=pa.large_string())
+    plain = pc.is_in(_normalised(array), value_set=_MARKER_SET).to_numpy(zero_copy_only=False)
+    got = is_missing(pd.Series(pd.arrays.ArrowStringArray(array))).to_numpy()
+    assert np.array_equal(got, plain)
+    assert got[: len(markers) * 4].all() and not got[len(markers) * 4 : len(markers) * 4 + 6].any()

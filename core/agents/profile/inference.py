@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from core.agents.base import AgentContext, LoadedTable
 from core.agents.profile.textbytes import (
     ByteMap,
+    byte_at,
     is_plain_ascii,
     per_value_sum,
     regex_bytes,
@@ -202,15 +203,30 @@ _MARKER_SET = pa.array(sorted(MISSING_MARKERS))
 _MARKER_BYTES = max(len(m.encode()) for m in MISSING_MARKERS)
 
 
+def _marker_first_bytes() -> np.ndarray:
+    """Per first byte (and "no byte", index -1), True when a value starting with it might be a
+    marker once lower-cased: the markers' first characters in either case, and the empty value."""
+    table = np.zeros(257, dtype=bool)
+    table[-1] = True
+    for marker in MISSING_MARKERS:
+        if marker:
+            table[[ord(marker[0].lower()), ord(marker[0].upper())]] = True
+    return table
+
+
+_MARKER_FIRST = _marker_first_bytes()
+
+
 def _marker_candidates(array: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
-    """Values that could be missing markers: short ones, and ones that trimming could shorten
-    (whitespace or a non-ASCII byte at either end). An id or an email starts and ends with a
-    letter or digit and is longer than any marker, so a million of them skip the trim and
-    lower-case pass. None when the array holds nulls (then every value is checked)."""
+    """Values that could be missing markers: short ones starting with a marker's first
+    character, and ones that trimming could shorten (whitespace or a non-ASCII byte at either
+    end; a non-ASCII first character might also lower-case to an ASCII one). An id, a phone
+    number or an email skips the trim and lower-case pass: it is longer than any marker or
+    starts with a digit or '+'. None when the array holds nulls (then every value is checked)."""
     raw = text_bytes(array)
     if raw is None:
         return None
-    return (raw.lengths <= _MARKER_BYTES) | trimmable_ends(raw)
+    return ((raw.lengths <= _MARKER_BYTES) & _MARKER_FIRST[byte_at(raw)]) | trimmable_ends(raw)
 
 
 def is_null(series: pd.Series) -> pd.Series:
