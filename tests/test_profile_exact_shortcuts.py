@@ -72,3 +72,20 @@ def test_encode_over_many_chunks_is_pandas_factorize() -> None:
     assert np.array_equal(encoded.counts, np.bincount(codes, minlength=len(uniques)))
     empty = encode(pd.Series([], dtype="str"))
     assert len(empty.codes) == len(empty.values) == len(empty.counts) == 0
+
+
+def test_sorted_quantiles_are_numpys() -> None:
+    from core.agents.profile.order_stats import sorted_quantiles
+
+    rng = np.random.default_rng(4)
+    quantiles = [
+        np.array([0.25, 0.5, 0.75]),
+        np.array([0.0, 0.05, 0.95, 1.0]),
+        rng.random(7),
+    ]
+    for n in [*range(1, 60), 1001]:
+        for values in _samples(rng, n):
+            ordered = np.sort(values)
+            for q in quantiles:
+                got, want = sorted_quantiles(ordered, q), np.quantile(ordered, q)
+                assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))

@@ -164,17 +164,32 @@ _ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key|ref|code|nr|no|number)$|^id
 def as_text(values: pd.Series) -> pd.Series:
     """The column as pandas' `str` dtype with "" for missing cells (what the loader produces)."""
     text = values if values.dtype == "str" else values.astype("str")
-    return text.fillna("") if text.hasnans else text
+    return text.fillna("") if _has_nulls(text) else text
+
+
+def _has_nulls(text: pd.Series) -> bool:
+    """`text.hasnans`, read off the Arrow array's null count when Arrow holds the text: the
+    same answer without a pass over the cells, which a file of thousands of short columns
+    would otherwise pay per column and per check."""
+    array = text.array
+    if isinstance(array, pd.arrays.ArrowStringArray):
+        return array.__arrow_array__().null_count > 0
+    return bool(text.hasnans)
 
 
 def _arrow(text: pd.Series) -> pa.ChunkedArray | pa.Array:
     """The pyarrow array behind a `str` column (zero-copy for what the loader produces)."""
-    return pa.array(as_text(text))
+    text = as_text(text)
+    if isinstance(text.array, pd.arrays.ArrowStringArray):
+        return text.array.__arrow_array__()
+    return pa.array(text)
 
 
 def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A pyarrow boolean result as a numpy mask (null counts as False)."""
-    return pc.fill_null(array, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+    if array.null_count:
+        array = pc.fill_null(array, False)
+    return array.to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
 def _normalised(array: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -188,15 +203,19 @@ def _normalised(array: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array
 
 def is_missing(series: pd.Series) -> pd.Series:
     """True where a cell is empty, whitespace-only or a missing-value marker such as 'N/A'."""
-    array = _arrow(series)
+    return pd.Series(missing_mask(_arrow(series)), index=series.index, name=series.name)
+
+
+def missing_mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """`is_missing` on Arrow text (no nulls), as a numpy mask."""
     candidates = _marker_candidates(array)
     if candidates is None or candidates.all():
-        marks = _mask(pc.is_in(_normalised(array), value_set=_MARKER_SET))
-    else:
-        marks = np.zeros(len(array), dtype=bool)
+        return _mask(pc.is_in(_normalised(array), value_set=_MARKER_SET))
+    marks = np.zeros(len(array), dtype=bool)
+    if candidates.any():
         some = array.filter(pa.array(candidates))
         marks[candidates] = _mask(pc.is_in(_normalised(some), value_set=_MARKER_SET))
-    return pd.Series(marks, index=series.index, name=series.name)
+    return marks
 
 
 _MARKER_SET = pa.array(sorted(MISSING_MARKERS))
@@ -417,9 +436,11 @@ def _with_mismatch(column_type: ColumnType, candidate: _Candidate | None, column
     )
 
 
+_BOOLEAN_TOKENS = pa.array(sorted(BOOLEAN_TRUE | BOOLEAN_FALSE))
+
+
 def _boolean_candidate(column: _Weighted, hint: _Candidate | None) -> _Candidate | None:
-    tokens = pa.array(sorted(BOOLEAN_TRUE | BOOLEAN_FALSE))
-    fits = _mask(pc.is_in(pc.utf8_lower(column.texts), value_set=tokens))
+    fits = _mask(pc.is_in(pc.utf8_lower(column.texts), value_set=_BOOLEAN_TOKENS))
     return _Candidate("boolean", column.share(fits), fits)
 
 
@@ -736,6 +757,7 @@ def _typed_numbers(text: pd.Series, column_type: ColumnType) -> pd.Series:
 CACHE_KEY = "profile.columns"
 MATCHING_KEYS_KEPT = 100_000
 WORKERS = max(1, min(4, os.cpu_count() or 1))
+MAX_TASKS = 256  # pool tasks per `warm`: beyond this, columns are computed in batches
 
 
 class cached_property:
@@ -856,7 +878,7 @@ class ColumnProfile:
     @cached_property
     def missing_codes(self) -> np.ndarray:
         """Per distinct value: True when it is a missing marker (so row masks cost a lookup)."""
-        return is_missing(pd.Series(self.encoded.values.to_pandas(), dtype="str")).to_numpy()
+        return missing_mask(self.encoded.values)
 
     @cached_property
     def matching(self) -> tuple[np.ndarray, pa.Array | None]:
@@ -1062,17 +1084,27 @@ def warm(
     # the costliest columns first, so the last ones to finish are short and no core waits long
     todo.sort(key=lambda pair: -_expected_cost(pair[1]))
 
-    def compute(table: LoadedTable, profile: ColumnProfile) -> str:
-        for attribute in attributes:
-            getattr(profile, attribute)
-        if then is not None:
-            then(table, profile)
-        return f"{table.filename}: {profile.name}"
+    def compute(batch: list[tuple[LoadedTable, ColumnProfile]]) -> tuple[int, str]:
+        for table, profile in batch:
+            for attribute in attributes:
+                getattr(profile, attribute)
+            if then is not None:
+                then(table, profile)
+        table, profile = batch[-1]
+        return len(batch), f"{table.filename}: {profile.name}"
 
+    # a task per column while columns are few; a wide file's thousands of small columns go in
+    # batches, since each task costs the pool about 0.1 ms (a future, a lock, a wake-up). Each
+    # batch strides over the sorted list, so the batches cost about the same.
+    count = min(len(todo), MAX_TASKS)
+    batches = [todo[start::count] for start in range(count)]
+    done = 0
     with ThreadPoolExecutor(WORKERS, thread_name_prefix="profile") as pool:
-        futures = [pool.submit(compute, t, p) for t, p in todo]
-        for done, future in enumerate(as_completed(futures), start=1):
-            context.progress(share * done / len(todo), future.result())
+        futures = [pool.submit(compute, batch) for batch in batches]
+        for future in as_completed(futures):
+            finished, message = future.result()
+            done += finished
+            context.progress(share * done / len(todo), message)
     return True
 
 

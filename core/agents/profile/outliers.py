@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from core.agents.base import AgentContext, AgentResult, LoadedTable
 from core.agents.profile.checks import Check, emit
 from core.agents.profile.inference import _ID_NAME, ColumnProfile, each_column
+from core.agents.profile.order_stats import sorted_quantiles
 from core.agents.rows import examples_at, join_text
 
 AGENT_ID = "outliers"
@@ -36,6 +37,7 @@ RARE_SHARE = 0.005
 RARE_MAX_CATEGORIES = 100
 RARE_MIN_ROWS = 200
 SIGN_SHARE = 0.99
+QUARTILES = np.array([0.25, 0.5, 0.75])
 SKEW = 0.15  # a column this often non-negative implies that negatives are mistakes
 NUMERIC_MEANINGS = ("numeric", "currency", "percentage")
 
@@ -73,7 +75,7 @@ def _fences(values: np.ndarray, *, ordered: bool = False) -> dict[str, float]:
     depend on the order of `values`, so they are read off one sort (`ordered` when `values`
     is sorted already: a log of sorted values is sorted too)."""
     ordered_values = values if ordered else np.sort(values)
-    q1, median, q3 = np.quantile(ordered_values, [0.25, 0.5, 0.75])
+    q1, median, q3 = sorted_quantiles(ordered_values, QUARTILES)
     iqr = q3 - q1
     deviation = ordered_values - median  # a temporary of our own: made absolute and
     np.abs(deviation, out=deviation)  # partitioned in place (the same values, no copies)

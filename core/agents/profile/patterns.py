@@ -149,8 +149,6 @@ def _shape_facts(values: pa.Array, shaped: _Shapes, counts: np.ndarray, filled: 
         )
         codes = distinct_codes[codes]
         distinct = uniques
-    else:
-        distinct = pd.Index(distinct.to_pandas(), dtype="str")
     style = "exact"
     if len(distinct) > EXACT_SHAPES_LIMIT:
         runs = pc.replace_substring_regex(pa.array(distinct), r"a+", "a")
@@ -165,7 +163,7 @@ def _shape_facts(values: pa.Array, shaped: _Shapes, counts: np.ndarray, filled: 
     total = int(weights.sum())
     listed = [
         {
-            "pattern": str(distinct[i]),
+            "pattern": _text_at(distinct, int(i)),
             "count": int(totals[i]),
             "share": float(totals[i] / total),
             "example": values[int(present_index[first_value[i]])].as_py(),
@@ -173,6 +171,13 @@ def _shape_facts(values: pa.Array, shaped: _Shapes, counts: np.ndarray, filled: 
         for i in order
     ]
     return {"patterns": listed, "pattern_count": len(distinct), "pattern_style": style}
+
+
+def _text_at(texts: pa.Array | pd.Index, position: int) -> str:
+    """One text of an Arrow array or a pandas index (the shapes are kept as whichever the
+    step that made them gives, rather than converted per column)."""
+    item = texts[position]
+    return str(item.as_py() if isinstance(item, pa.Scalar) else item)
 
 
 def _holds_zero(texts: pa.Array) -> bool:
