@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from core.agents.profile.inference import MISSING_MARKERS
+from core.agents.profile.inference import is_missing
 
 NUMERIC_SHARE = 0.95
 _NUMBER = re.compile(
@@ -109,11 +110,15 @@ class NumberPlan:
 
 def plan_numbers(text: pd.Series) -> tuple[NumberPlan, dict[str, ParsedNumber]] | None:
     """The column's plan, or None when it is not a column of numbers."""
-    counts = text[~text.str.strip().str.lower().isin(MISSING_MARKERS).to_numpy()].value_counts()
+    counts = text[~is_missing(text).to_numpy()].value_counts()
     if counts.empty:
         return None
     values = pd.Series(counts.index, dtype="str")
-    fits = values.str.strip().str.match(_NUMBER).to_numpy(dtype=bool)  # one vectorised pass first
+    # one pass over the distinct values with the same compiled regex `parse_number` uses;
+    # pandas' `.str.match` would run it too (the named groups keep it off Arrow's engine),
+    # after parsing the pattern again for every column
+    stripped = values.str.strip().tolist()
+    fits = np.fromiter((_NUMBER.match(v) is not None for v in stripped), dtype=bool, count=len(stripped))
     if counts.to_numpy()[fits].sum() < NUMERIC_SHARE * counts.sum():
         return None
     weight_of = dict(zip(values.tolist(), counts.to_numpy().tolist(), strict=True))
