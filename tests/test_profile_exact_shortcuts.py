@@ -180,3 +180,30 @@ def test_filled_numbers_drop_missing_and_infinite_values() -> None:
         got = _filled_numbers(typed)
         assert got.dtype == want.dtype
         assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_completeness_counts_are_the_row_by_row_ones() -> None:
+    """Empty and missing counts from the distinct values (none compared when a column has no
+    marker) and complete rows from the columns with gaps only: the same as counting each cell."""
+    from core.agents.profile.completeness import CompletenessAgent
+    from core.agents.profile.inference import is_missing, is_null
+    from tests.profile_helpers import context_of, table_of
+
+    tables = [
+        {"id": ["1", "2", "3"], "city": ["Oslo", "", "N/A"], "none": ["", "", ""], "full": ["a", "b", "c"]},
+        {"one": ["x"], "blank": [""], "marker": ["null"]},
+        {"a": [], "b": []},
+    ]
+    for columns in tables:
+        table = table_of(columns)
+        result = CompletenessAgent().run(context_of(table))
+        gaps = np.zeros(len(table.frame), dtype=bool)
+        for name in columns:
+            text = table.frame[name]
+            null, missing = is_null(text).to_numpy(), is_missing(text).to_numpy()
+            gaps |= missing
+            facts = result.columns[("primary", name)]
+            assert facts["null_count"] == int(null.sum())
+            assert facts["missing_count"] == int(missing.sum())
+            assert facts["disguised_missing_count"] == int((missing & ~null).sum())
+        assert result.metrics["complete_rows"] == int((~gaps).sum())
