@@ -149,15 +149,26 @@ def test_numeric_summary_is_numpys() -> None:
 
 
 def test_top_values_are_plain_python_numbers() -> None:
-    """The same values, counts and Python types as unwrapping each numpy scalar (`_plain`)."""
-    for values in (np.array([3, 1, 3, 2, 2**62], dtype=np.int64), np.array([2.5, -0.0, 2.5, 1e308])):
+    """The same values, counts, order and Python types as unwrapping each numpy scalar of the
+    stable sort by count (`_plain`), with and without repeated values."""
+    rng = np.random.default_rng(4)
+    samples = [
+        np.array([3, 1, 3, 2, 2**62], dtype=np.int64),
+        np.array([2.5, -0.0, 2.5, 1e308]),
+        np.arange(25, dtype=np.int64)[::-1],
+        rng.normal(size=30),
+        np.array([7], dtype=np.int64),
+        rng.integers(0, 4, 50),
+    ]
+    for values in samples:
         ordered = np.sort(values)
         distinct, counts = np.unique(ordered, return_counts=True)
-        order = np.argsort(-counts, kind="stable")
-        want = [{"value": _plain(distinct[i]), "count": int(counts[i])} for i in order]
-        got = _top_values(ordered, 10)
-        assert got == want
-        assert [type(t["value"]) for t in got] == [type(t["value"]) for t in want]
+        for limit in (0, 1, 3, 10, 100):
+            order = np.argsort(-counts, kind="stable")[:limit]
+            want = [{"value": _plain(distinct[i]), "count": int(counts[i])} for i in order]
+            got = _top_values(ordered, limit)
+            assert got == want
+            assert [type(t["value"]) for t in got] == [type(t["value"]) for t in want]
 
 
 def test_filled_numbers_drop_missing_and_infinite_values() -> None:

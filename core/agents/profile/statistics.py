@@ -223,7 +223,7 @@ def _sorted_median(floats: np.ndarray) -> float:
         return float(np.median(floats))
     if len(floats) % 2:
         return float(floats[middle])
-    return float(np.mean(floats[middle - 1 : middle + 1]))
+    return (float(floats[middle - 1]) + float(floats[middle])) / 2  # np.mean's sum, then division
 
 
 def _dates(values: pd.Series, inferred: str, bins: int) -> dict[str, Any]:
@@ -277,7 +277,12 @@ def _top_values(ordered: np.ndarray, limit: int) -> list[dict[str, Any]]:
     the runs of the sorted values (no hashing)."""
     if len(ordered) == 0:
         return []
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    change = np.empty(len(ordered), dtype=bool)
+    change[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
+    if change.all():  # every value once (ids, measurements): the smallest, as the stable sort keeps them
+        return [{"value": value, "count": 1} for value in ordered[: max(limit, 0)].tolist()]
+    starts = np.flatnonzero(change)
     counts = np.diff(np.append(starts, len(ordered)))
     distinct = ordered[starts]  # ascending, so a stable sort by count keeps ties in value order
     best = _most_common(counts, limit)
