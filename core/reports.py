@@ -9,8 +9,10 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -48,8 +50,35 @@ class ToolOutputs:
     sections: dict[str, Any] = field(default_factory=dict)
 
 
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})  # returned as they are, whatever the checks below
+_TEXT_ONLY = frozenset({str})
+
+
+def _already_plain(values: Collection[Any]) -> bool:
+    """True when `to_jsonable` would give each of `values` back as it is (checked with C
+    loops, so a histogram's counts or a column's facts are copied in one go)."""
+    kinds = set(map(type, values))
+    return kinds <= _PLAIN_TYPES or (kinds == {float} and all(map(math.isfinite, values)))
+
+
 def to_jsonable(value: Any) -> Any:
-    """Plain JSON values: numpy scalars unwrapped, NaN/inf as null, dates as ISO text."""
+    """Plain JSON values: numpy scalars unwrapped, NaN/inf as null, dates as ISO text.
+
+    Text, whole numbers, booleans and None (most of a report) are answered from their exact
+    type before the checks for everything else: a wide file's report holds a million values."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    if kind is float:
+        return None if math.isnan(value) or math.isinf(value) else value
+    if kind is dict:
+        if _TEXT_ONLY.issuperset(map(type, value)) and _already_plain(value.values()):
+            return dict(value)  # a copy, as below
+        return {key if type(key) is str else str(key): to_jsonable(item) for key, item in value.items()}
+    if kind is list:
+        if _already_plain(value):
+            return list(value)
+        return [to_jsonable(item) for item in value]
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
@@ -211,13 +240,79 @@ def build_report(
 
 
 def report_json_bytes(report: dict[str, Any]) -> bytes:
-    return json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    """`json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False)` as UTF-8.
+
+    With an indent the json module encodes in Python, one generator step per value: a wide
+    file's report (5,000 columns with their histograms) takes a second that way. `_indented`
+    writes the same text with the json module's own functions for each plain value, and
+    leaves anything else to the json module."""
+    try:
+        text = _indented(report, "\n")
+    except (_NotPlain, TypeError, RecursionError):
+        text = json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False)  # or its error
+    return text.encode("utf-8")
+
+
+class _NotPlain(Exception):
+    """A value `_indented` leaves to the json module."""
+
+
+def _finite_float(value: float) -> str:
+    if value != value or value == math.inf or value == -math.inf:
+        raise _NotPlain  # the json module raises its own error for these
+    return float.__repr__(value)
+
+
+# how the json module writes each plain value (exact types: subclasses go to the json module)
+_JSON_SCALARS: dict[type, Callable[[Any], str]] = {
+    str: encode_basestring,
+    int: int.__repr__,
+    float: _finite_float,
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda value: "null",
+}
+
+
+def _indented(value: Any, indent: str) -> str:
+    """`value` as `json.dumps(..., indent=2, ensure_ascii=False, allow_nan=False)` writes it
+    inside a container whose lines start with `indent` (a newline and the spaces): each item
+    on its own line one level deeper, items separated by ",", keys by ": ", empty containers
+    as `[]` and `{}`. Plain values are written by the json module's own functions (a list
+    of one type in one call); raises `_NotPlain` (or the json module's TypeError, for a
+    key that is not text) for anything else."""
+    kind = type(value)
+    scalar = _JSON_SCALARS.get(kind)
+    if scalar is not None:
+        return scalar(value)
+    if kind is not dict and kind is not list:
+        raise _NotPlain
+    if not value:
+        return "{}" if kind is dict else "[]"
+    inner = indent + "  "
+    separator = "," + inner
+    if kind is list:
+        kinds = set(map(type, value))
+        if len(kinds) == 1 and (only := _JSON_SCALARS.get(kinds.pop())) is not None:
+            if only is _finite_float and all(map(math.isfinite, value)):
+                only = float.__repr__  # the check done once for the whole list
+            return "[" + inner + separator.join(map(only, value)) + indent + "]"
+        return "[" + inner + separator.join([_indented(item, inner) for item in value]) + indent + "]"
+    items = [
+        encode_basestring(key) + ": " + (_indented(item, inner) if write is None else write(item))
+        for key, item in value.items()
+        for write in (_JSON_SCALARS.get(type(item)),)
+    ]
+    return "{" + inner + separator.join(items) + indent + "}"
 
 
 # ---- report.xlsx --------------------------------------------------------------------------
+# `json.dumps(value, ensure_ascii=False, default=str)`, its encoder made once instead of per cell
+_CELL_JSON = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)[:32_000]
+        return _CELL_JSON(value)[:32_000]
     return value
 
 
@@ -256,6 +351,16 @@ class _SheetWriter:
             sheet.write_string(0, col, str(header), self.header)
         for r, row in enumerate(rows[:MAX_XLSX_ROWS], start=1):
             for c, value in enumerate(row):
+                # most cells are plain text or finite numbers: written before the general checks
+                kind = type(value)
+                if kind is str:
+                    sheet.write_string(r, c, value)
+                    if r <= 200:
+                        widths[c] = min(max(widths[c], len(value) + 2), 60)
+                    continue
+                if (kind is int or kind is float) and math.isfinite(value):
+                    sheet.write_number(r, c, value)
+                    continue
                 value = _cell(value)
                 if value is None or (isinstance(value, float) and math.isnan(value)):
                     continue

@@ -3,10 +3,23 @@ including ties, signed zeros and values near the float limits."""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
+import pandas as pd
+import pytest
 
 from core.agents.profile.outliers import MAD_SCALE, _fences, _robust_z
-from core.agents.profile.statistics import _most_common, _sorted_median
+from core.agents.profile.statistics import (
+    QUANTILES,
+    _filled_numbers,
+    _most_common,
+    _numeric,
+    _plain,
+    _sorted_median,
+    _top_values,
+)
 
 
 def _samples(rng: np.random.Generator, n: int) -> list[np.ndarray]:
@@ -89,3 +102,136 @@ def test_sorted_quantiles_are_numpys() -> None:
             for q in quantiles:
                 got, want = sorted_quantiles(ordered, q), np.quantile(ordered, q)
                 assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def _numpy_numeric(values: np.ndarray, bins: int) -> dict[str, Any]:
+    """What `_numeric` gave when it called numpy for each figure (the reference)."""
+    ordered = np.sort(values)
+    floats = ordered.astype("float64")
+    edges = np.histogram_bin_edges(floats, bins=bins)
+    counts, _ = np.histogram(floats, bins=edges)
+    return {
+        "distinct_count": len(np.unique(ordered)),
+        "min": ordered[0].item(),
+        "max": ordered[-1].item(),
+        "mean": float(values.astype("float64").mean()),
+        "median": float(np.median(floats)),
+        "std": float(values.astype("float64").std(ddof=1)) if len(values) > 1 else None,
+        "quantiles": dict(
+            zip(QUANTILES, np.quantile(floats, list(QUANTILES.values())).tolist(), strict=True)
+        ),
+        "histogram": {"bins": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+    }
+
+
+def _same(got: Any, want: Any) -> bool:
+    """Equal, with floats compared bit for bit (signed zeros; NaN and infinities are None in
+    `_numeric`'s answer)."""
+    if isinstance(want, dict):
+        return got.keys() == want.keys() and all(_same(got[k], want[k]) for k in want)
+    if isinstance(want, list):
+        return len(got) == len(want) and all(_same(g, w) for g, w in zip(got, want, strict=True))
+    if isinstance(want, float):
+        if not math.isfinite(want):
+            return got is None or (isinstance(got, float) and math.isnan(got) and math.isnan(want))
+        return type(got) is float and got == want and math.copysign(1, got) == math.copysign(1, want)
+    return type(got) is type(want) and got == want
+
+
+def test_numeric_summary_is_numpys() -> None:
+    """Quantiles, median and bin edges read off the sorted values are numpy's own, bit for bit,
+    for floats (signed zeros, extremes, ties, one value) and integers beyond 2**53."""
+    rng = np.random.default_rng(3)
+    with np.errstate(all="ignore"):
+        for n in (1, 2, 3, 4, 5, 7, 20, 21, 101, 1000):
+            samples = [
+                *_samples(rng, n),
+                rng.integers(-5, 5, n),
+                rng.integers(-(2**62), 2**62, n),
+                np.full(n, 7, dtype=np.int64),
+                np.full(n, 1e-300),
+                np.full(n, -0.0),
+                rng.choice([1.0, 1.0 + 2**-52], size=n),
+            ]
+            for values in samples:
+                for bins in (1, 5, 20):
+                    try:
+                        want = _numpy_numeric(values, bins)
+                    except ValueError:  # too many bins for the range: the column fails as before
+                        with pytest.raises(ValueError, match="Too many bins"):
+                            _numeric(values, np.sort(values), bins)
+                        continue
+                    got = _numeric(values, np.sort(values), bins)
+                    assert _same(got, want), (values, bins, got, want)
+
+
+def test_top_values_are_plain_python_numbers() -> None:
+    """The same values, counts, order and Python types as unwrapping each numpy scalar of the
+    stable sort by count (`_plain`), with and without repeated values."""
+    rng = np.random.default_rng(4)
+    samples = [
+        np.array([3, 1, 3, 2, 2**62], dtype=np.int64),
+        np.array([2.5, -0.0, 2.5, 1e308]),
+        np.arange(25, dtype=np.int64)[::-1],
+        rng.normal(size=30),
+        np.array([7], dtype=np.int64),
+        rng.integers(0, 4, 50),
+    ]
+    for values in samples:
+        ordered = np.sort(values)
+        distinct, counts = np.unique(ordered, return_counts=True)
+        for limit in (0, 1, 3, 10, 100):
+            order = np.argsort(-counts, kind="stable")[:limit]
+            want = [{"value": _plain(distinct[i]), "count": int(counts[i])} for i in order]
+            got = _top_values(ordered, limit)
+            assert got == want
+            assert [type(t["value"]) for t in got] == [type(t["value"]) for t in want]
+
+
+def test_filled_numbers_drop_missing_and_infinite_values() -> None:
+    """The same numbers, in row order and type, as `dropna` and a finite filter on the Series."""
+    cases = [
+        pd.Series(pd.array([1, None, 3, 2**62], dtype="Int64")),
+        pd.Series(pd.array([None, None], dtype="Int64")),
+        pd.Series(pd.array([], dtype="Int64")),
+        pd.Series(pd.array([5], dtype="Int64")),
+        pd.Series([1.5, np.nan, np.inf, -np.inf, -0.0, 2.0]),
+        pd.Series([np.nan, np.nan]),
+        pd.Series([], dtype="float64"),
+        pd.Series([4, 5], dtype="int64"),
+    ]
+    for typed in cases:
+        kept = typed.dropna()
+        if not pd.api.types.is_integer_dtype(kept.dtype):
+            kept = kept[np.isfinite(kept.to_numpy(dtype="float64"))]
+        want = kept.to_numpy(dtype="int64" if pd.api.types.is_integer_dtype(kept.dtype) else "float64")
+        got = _filled_numbers(typed)
+        assert got.dtype == want.dtype
+        assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_completeness_counts_are_the_row_by_row_ones() -> None:
+    """Empty and missing counts from the distinct values (none compared when a column has no
+    marker) and complete rows from the columns with gaps only: the same as counting each cell."""
+    from core.agents.profile.completeness import CompletenessAgent
+    from core.agents.profile.inference import is_missing, is_null
+    from tests.profile_helpers import context_of, table_of
+
+    tables = [
+        {"id": ["1", "2", "3"], "city": ["Oslo", "", "N/A"], "none": ["", "", ""], "full": ["a", "b", "c"]},
+        {"one": ["x"], "blank": [""], "marker": ["null"]},
+        {"a": [], "b": []},
+    ]
+    for columns in tables:
+        table = table_of(columns)
+        result = CompletenessAgent().run(context_of(table))
+        gaps = np.zeros(len(table.frame), dtype=bool)
+        for name in columns:
+            text = table.frame[name]
+            null, missing = is_null(text).to_numpy(), is_missing(text).to_numpy()
+            gaps |= missing
+            facts = result.columns[("primary", name)]
+            assert facts["null_count"] == int(null.sum())
+            assert facts["missing_count"] == int(missing.sum())
+            assert facts["disguised_missing_count"] == int((missing & ~null).sum())
+        assert result.metrics["complete_rows"] == int((~gaps).sum())

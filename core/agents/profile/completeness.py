@@ -41,11 +41,15 @@ class CompletenessAgent:
         files: dict[str, dict[str, Any]] = {}
         row_gaps: dict[str, np.ndarray] = {}
         for table, profile in each_column(context, ("missing",)):
-            gaps = row_gaps.setdefault(table.file_key, np.zeros(len(table.frame), dtype=bool))
-            facts = _column_facts(profile, len(table.frame))
-            gaps |= profile.missing.to_numpy()
+            if table.file_key not in files:
+                files[table.file_key] = _empty_totals(table)
+                row_gaps[table.file_key] = np.zeros(len(table.frame), dtype=bool)
+            empty = _empty_values(profile)
+            facts = _column_facts(profile, empty, len(table.frame))
+            if facts["missing_count"]:  # a full column leaves the complete rows as they are
+                row_gaps[table.file_key] |= profile.missing.to_numpy()
             result.columns[(table.file_key, profile.name)] = facts
-            totals = files.setdefault(table.file_key, _empty_totals(table))
+            totals = files[table.file_key]
             totals["cells_missing"] += facts["missing_count"]
             totals["null_cells"] += facts["null_count"]
             totals["disguised_missing_cells"] += facts["disguised_missing_count"]
@@ -53,7 +57,7 @@ class CompletenessAgent:
             totals["empty_columns"] += facts["missing_count"] == len(table.frame)
             alerts = _alerts(table, profile, facts)
             result.alerts.extend(alerts)
-            result.row_refs.extend(_row_refs(table, profile, {a.code for a in alerts}))
+            result.row_refs.extend(_row_refs(table, profile, empty, {a.code for a in alerts}))
             result.recommendations.extend(_recommendations(table, profile, facts))
         for file_key, totals in files.items():
             _finish(totals, row_gaps[file_key])
@@ -64,18 +68,25 @@ class CompletenessAgent:
 def _empty_values(profile: ColumnProfile) -> np.ndarray:
     """Per distinct value: True for the empty text. The truly empty cells (`profile.null`)
     are the rows of that value, so they are counted and found without a pass over the
-    million cells' text."""
+    million cells' text. The empty text is a missing marker, so a column without markers
+    (most columns) needs no comparison at all."""
+    missing_codes = profile.missing_codes
+    if not missing_codes.any():
+        return np.zeros(len(missing_codes), dtype=bool)
     return pc.fill_null(pc.equal(profile.encoded.values, ""), False).to_numpy(zero_copy_only=False)
 
 
-def _disguised_values(profile: ColumnProfile) -> np.ndarray:
-    """Per distinct value: a missing marker that is not the empty text ("N/A", "-", spaces)."""
-    return profile.missing_codes & ~_empty_values(profile)
+def _disguised_values(profile: ColumnProfile, empty: np.ndarray | None = None) -> np.ndarray:
+    """Per distinct value: a missing marker that is not the empty text ("N/A", "-", spaces);
+    `empty` is `_empty_values(profile)` when already known."""
+    return profile.missing_codes & ~(_empty_values(profile) if empty is None else empty)
 
 
-def _column_facts(profile: ColumnProfile, rows: int) -> dict[str, Any]:
-    null = int(profile.encoded.counts[_empty_values(profile)].sum())  # = profile.null.sum()
-    missing = int(profile.encoded.counts[profile.missing_codes].sum())  # = profile.missing.sum()
+def _column_facts(profile: ColumnProfile, empty: np.ndarray, rows: int) -> dict[str, Any]:
+    """Counts of empty and missing cells; `empty` is `_empty_values(profile)`."""
+    counts = profile.encoded.counts
+    null = int(counts[empty].sum())  # = profile.null.sum()
+    missing = int(counts[profile.missing_codes].sum())  # = profile.missing.sum()
     return {
         "null_count": null,
         "disguised_missing_count": missing - null,
@@ -183,14 +194,17 @@ def _alerts(table: LoadedTable, profile: ColumnProfile, facts: dict[str, Any]) -
     return alerts
 
 
-def _row_refs(table: LoadedTable, profile: ColumnProfile, codes: set[str]) -> list[RowRefs]:
-    """The cells behind MISSING_VALUES and DISGUISED_MISSING (an EMPTY_COLUMN is every row)."""
+def _row_refs(
+    table: LoadedTable, profile: ColumnProfile, empty: np.ndarray, codes: set[str]
+) -> list[RowRefs]:
+    """The cells behind MISSING_VALUES and DISGUISED_MISSING (an EMPTY_COLUMN is every row);
+    `empty` is `_empty_values(profile)`."""
     found = []
-    missing = profile.missing.to_numpy()
     if "MISSING_VALUES" in codes:
+        missing = profile.missing.to_numpy()
         found.append(refs(table.file_key, profile.name, AGENT_ID, "MISSING_VALUES", "no value", missing))
     if "DISGUISED_MISSING" in codes:
-        disguised = _disguised_values(profile)[profile.encoded.codes]
+        disguised = _disguised_values(profile, empty)[profile.encoded.codes]
         found.append(
             refs(
                 table.file_key,

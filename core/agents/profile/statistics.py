@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable
 from core.agents.profile.inference import ColumnProfile, each_column, typed_if_useful
+from core.agents.profile.order_stats import sorted_quantiles
 
 AGENT_ID = "statistics"
 DEFAULT_TOP_VALUES = 10
@@ -87,8 +88,8 @@ def column_statistics(profile: ColumnProfile, *, top_values: int, histogram_bins
         "histogram": None,
     }
     if kind == "numeric":
-        values = _finite(profile.typed.dropna())
-        ordered = _sorted_numbers(values)
+        values = _filled_numbers(profile.typed)
+        ordered = np.sort(values)
         stats.update(_numeric(values, ordered, histogram_bins))
         stats["top_values"] = _top_values(ordered, top_values)
     else:
@@ -116,29 +117,42 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _finite(values: pd.Series) -> pd.Series:
-    """Numbers without infinities ('1e400' parses as inf), which would poison every summary."""
-    finite = np.isfinite(values.to_numpy(dtype="float64"))
-    return values if finite.all() else values[finite]
+def _filled_numbers(typed: pd.Series) -> np.ndarray:
+    """The filled, finite typed numbers in row order: int64 for integer columns (exact beyond
+    2**53), float64 otherwise, without infinities ('1e400' parses as inf), which would poison
+    every summary.
+
+    Read from the typed column's array with numpy: `dropna` and a filtered Series cost a
+    tenth of a millisecond per column, which is most of a 20-row column's statistics."""
+    if pd.api.types.is_integer_dtype(typed.dtype):
+        array = typed.array
+        missing = np.asarray(array.isna(), dtype=bool)
+        numbers = array.to_numpy(dtype="int64", na_value=0)
+        return numbers[~missing] if missing.any() else numbers
+    floats = typed.to_numpy(dtype="float64", na_value=np.nan)
+    finite = np.isfinite(floats)
+    return floats if finite.all() else floats[finite]
 
 
-def _numeric(values: pd.Series, ordered: np.ndarray, bins: int) -> dict[str, Any]:
-    """Summary of finite typed numbers; integers keep their exact min and max.
+def _numeric(values: np.ndarray, ordered: np.ndarray, bins: int) -> dict[str, Any]:
+    """Summary of finite typed numbers (`_filled_numbers`); integers keep their exact min and max.
 
     Everything comes from one sort: quantiles and median read the sorted values, the distinct
     values and their counts are its runs, and histogram counts are positions of the bin edges,
     with the same edges and the same bin for every value as `np.histogram` gives. `ordered` is
-    `values` sorted (`_sorted_numbers`)."""
+    `values` sorted. Quantiles, median and edges are numpy's own arithmetic on the sorted
+    values (`order_stats.sorted_quantiles`, `_bin_edges`), without its per-call overhead."""
     if len(ordered) == 0:
         return {"distinct_count": 0}
     floats = ordered.astype("float64", copy=False)
-    quantiles = np.quantile(floats, list(QUANTILES.values()))
-    edges = np.histogram_bin_edges(floats, bins=bins)
+    signed_zeros = ordered.dtype.kind == "f" and _has_negative_zero(floats)
+    edges = _bin_edges(floats, bins, signed_zeros)
     positions = np.searchsorted(floats, edges, side="left")
     positions[-1] = len(floats)  # the last bin includes its right edge
     counts = np.diff(positions)
     distinct = 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
-    as_read = values.to_numpy(dtype="float64")  # sums in row order: the same rounding as before
+    as_read = values.astype("float64", copy=False)  # sums in row order: the same rounding as before
+    quantiles = sorted_quantiles(floats, _QUANTILE_POINTS).tolist()
     return {
         "distinct_count": distinct,
         "min": _plain(ordered[0]),
@@ -146,9 +160,37 @@ def _numeric(values: pd.Series, ordered: np.ndarray, bins: int) -> dict[str, Any
         "mean": _plain(float(as_read.mean())),
         "median": _plain(_sorted_median(floats)),
         "std": _plain(float(as_read.std(ddof=1))) if len(floats) > 1 else None,
-        "quantiles": {name: _plain(float(q)) for name, q in zip(QUANTILES, quantiles, strict=True)},
-        "histogram": {"bins": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+        "quantiles": {name: _plain(q) for name, q in zip(QUANTILES, quantiles, strict=True)},
+        "histogram": {"bins": edges.tolist(), "counts": counts.tolist()},
     }
+
+
+_QUANTILE_POINTS = np.array(list(QUANTILES.values()), dtype=np.float64)
+
+
+def _has_negative_zero(floats: np.ndarray) -> bool:
+    """True when sorted float64 values hold a -0.0: numpy's min (bin edges) may then bring
+    either zero where the sorted values hold the other, so `_bin_edges` hands such columns
+    to numpy itself. The zeros are one run of the sorted
+    values, found by two binary searches."""
+    low, high = np.searchsorted(floats, 0.0, side="left"), np.searchsorted(floats, 0.0, side="right")
+    return bool(high > low and np.signbit(floats[low:high]).any())
+
+
+def _bin_edges(floats: np.ndarray, bins: int, signed_zeros: bool) -> np.ndarray:
+    """`np.histogram_bin_edges(floats, bins=bins)` of sorted float64 values: the same outer
+    edges (widened by half a unit when all values are equal) and the same `np.linspace`;
+    anything numpy would refuse (no bins, too many bins for the range) goes to numpy, which
+    raises as before."""
+    if signed_zeros or bins < 1:
+        return np.histogram_bin_edges(floats, bins=bins)
+    first, last = floats[0], floats[-1]
+    if first == last:
+        first, last = first - 0.5, last + 0.5
+    edges = np.linspace(first, last, bins + 1, endpoint=True, dtype=np.float64)
+    if not (edges[:-1] < edges[1:]).all():
+        return np.histogram_bin_edges(floats, bins=bins)
+    return edges
 
 
 def _sorted_median(floats: np.ndarray) -> float:
@@ -160,14 +202,7 @@ def _sorted_median(floats: np.ndarray) -> float:
         return float(np.median(floats))
     if len(floats) % 2:
         return float(floats[middle])
-    return float(np.mean(floats[middle - 1 : middle + 1]))
-
-
-def _sorted_numbers(values: pd.Series) -> np.ndarray:
-    """The values sorted, as int64 for integer columns (exact beyond 2**53) else float64."""
-    if pd.api.types.is_integer_dtype(values.dtype):
-        return np.sort(values.to_numpy(dtype="int64"))
-    return np.sort(values.to_numpy(dtype="float64"))
+    return (float(floats[middle - 1]) + float(floats[middle])) / 2  # np.mean's sum, then division
 
 
 def _dates(values: pd.Series, inferred: str, bins: int) -> dict[str, Any]:
@@ -221,11 +256,20 @@ def _top_values(ordered: np.ndarray, limit: int) -> list[dict[str, Any]]:
     the runs of the sorted values (no hashing)."""
     if len(ordered) == 0:
         return []
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    change = np.empty(len(ordered), dtype=bool)
+    change[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
+    if change.all():  # every value once (ids, measurements): the smallest, as the stable sort keeps them
+        return [{"value": value, "count": 1} for value in ordered[: max(limit, 0)].tolist()]
+    starts = np.flatnonzero(change)
     counts = np.diff(np.append(starts, len(ordered)))
     distinct = ordered[starts]  # ascending, so a stable sort by count keeps ties in value order
     best = _most_common(counts, limit)
-    return [{"value": _plain(distinct[i]), "count": int(counts[i])} for i in best]
+    # finite int64 or float64 values: `tolist` gives the plain ints and floats `_plain` would
+    return [
+        {"value": value, "count": count}
+        for value, count in zip(distinct[best].tolist(), counts[best].tolist(), strict=True)
+    ]
 
 
 def _most_common(counts: np.ndarray, limit: int) -> np.ndarray:
