@@ -426,3 +426,39 @@ def test_every_agent_and_the_finisher_survive_odd_tables(columns: dict[str, list
     lines = outputs.files["cleaned_primary.csv"][0].decode().splitlines()
     assert lines[0].split(",") == list(columns)
     assert outputs.summary["quality_score_after"] is not None
+
+
+def test_damaged_text_found_by_arrow_is_pythons_search() -> None:
+    """The broken-character check runs on Arrow's regex engine; on every kind of character it
+    finds what Python's own search of the same pattern finds."""
+    import random
+
+    from core.agents.clean.tidy_text import _DAMAGE, damaged_mask
+
+    pieces = [
+        "a",
+        "Ã",
+        "Ã©",
+        "\u00c3\u00bf",
+        "\u00c3\u00c0",
+        "â€",
+        "â",
+        "€",
+        "\ufffd",
+        "\u0080",
+        "\u009f",
+        "\u00a0",
+        "é",
+        "😀",
+        " ",
+    ]
+    rng = random.Random(5)
+    values = [
+        "",
+        *pieces,
+        *("".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(2000)),
+    ]
+    text = pd.Series(values, dtype="str")
+    expected = [_DAMAGE.search(v) is not None for v in values]
+    assert damaged_mask(text).tolist() == expected
+    assert any(expected) and not all(expected)

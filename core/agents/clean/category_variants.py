@@ -23,9 +23,9 @@ import pandas as pd
 import pyarrow as pa
 
 from core.agents.base import AgentContext, AgentResult
-from core.agents.clean.common import Rewrite, rewrite_values
+from core.agents.clean.common import Rewrite, filled_values, rewrite_values
 from core.agents.clean.state import CleaningState, agent_result, cleaning_state
-from core.agents.profile.inference import MISSING_MARKERS, matching_keys
+from core.agents.profile.inference import matching_keys
 
 AGENT_ID = "category_variants"
 ROWS_PER_VALUE = 5
@@ -62,7 +62,7 @@ def _bigrams(text: str) -> set[str]:
 
 def _counts(state: CleaningState, file_key: str, column: str) -> pd.Series | None:
     text = state.column(file_key, column)
-    counts = text[~text.str.strip().str.lower().isin(MISSING_MARKERS)].value_counts()
+    counts = filled_values(text).value_counts()
     if len(counts) < 2 or len(counts) * ROWS_PER_VALUE > counts.sum():
         return None
     return counts

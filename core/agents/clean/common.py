@@ -9,9 +9,17 @@ import numpy as np
 import pandas as pd
 
 from core.agents.clean.state import CleaningState
+from core.agents.profile.inference import is_missing
 
 # (new value, rule, confidence) or None to leave the value alone
 Rewrite = tuple[str, str, float] | None
+
+
+def filled_values(text: pd.Series) -> pd.Series:
+    """The cells of a column that hold a value: neither empty nor a missing marker ("N/A",
+    "-", spaces), by the profile's own rule (`is_missing`), so the clean rules and the
+    profile agree on what is missing."""
+    return text[~is_missing(text).to_numpy()]
 
 
 def rewrite_values(

@@ -18,8 +18,8 @@ import phonenumbers
 import pyarrow as pa
 import pycountry
 
-from core.agents.clean.common import Rewrite
-from core.agents.profile.inference import BOOLEAN_FALSE, BOOLEAN_TRUE, MISSING_MARKERS
+from core.agents.clean.common import Rewrite, filled_values
+from core.agents.profile.inference import BOOLEAN_FALSE, BOOLEAN_TRUE
 from core.agents.profile.patterns import shapes
 from core.agents.profile.phones import check_phones
 
@@ -234,7 +234,7 @@ def country_rewriter(text: pd.Series, how: str) -> Callable[[str], Rewrite] | No
     and `iso3` convert every name."""
     if how == "keep":
         return None
-    counts = text[~text.str.strip().str.lower().isin(MISSING_MARKERS).to_numpy()].value_counts()
+    counts = filled_values(text).value_counts()
     if counts.empty:
         return None
     names, codes = country_names(), country_codes()

@@ -15,8 +15,9 @@ import pandas as pd
 import pyarrow as pa
 
 from core.agents.base import AgentContext, AgentResult
+from core.agents.clean.common import filled_values
 from core.agents.clean.state import CleaningState, agent_result, clean_parameter, cleaning_state
-from core.agents.profile.inference import MISSING_MARKERS, as_text, infer_column, is_missing, typed_values
+from core.agents.profile.inference import as_text, infer_column, is_missing, typed_values
 from core.agents.profile.patterns import shapes
 
 AGENT_ID = "missing_values"
@@ -40,8 +41,7 @@ def marker_is_real(text: pd.Series, marker: str, typed: bool) -> bool:
     """True when the column uses `marker` as a value of its own, not as a blank: it has the
     shape most of the column's values have, or it is a frequent word in a column of text
     categories (in a column of numbers or dates a word cannot be a value)."""
-    lowered = text.str.strip().str.lower()
-    others = text[~lowered.isin(MISSING_MARKERS).to_numpy()]
+    others = filled_values(text)
     if others.empty:
         return False
     other_shapes = pd.Series(shapes(pa.array(others.str.strip().tolist())).to_pylist())
@@ -61,8 +61,7 @@ def _disguised(state: CleaningState, file_key: str, column: str, replacement: st
     candidates = _marker_values(text)
     if not candidates:
         return
-    lowered = text.str.strip().str.lower()
-    others = text[~lowered.isin(MISSING_MARKERS).to_numpy()]
+    others = filled_values(text)
     typed = infer_column(others).inferred_type not in ("string", "empty") if len(others) else False
     markers = [m for m in candidates if not marker_is_real(text, m, typed)]
     if not markers:

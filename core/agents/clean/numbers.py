@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.agents.profile.inference import is_missing
+from core.agents.clean.common import filled_values
 
 NUMERIC_SHARE = 0.95
 _NUMBER = re.compile(
@@ -110,7 +110,7 @@ class NumberPlan:
 
 def plan_numbers(text: pd.Series) -> tuple[NumberPlan, dict[str, ParsedNumber]] | None:
     """The column's plan, or None when it is not a column of numbers."""
-    counts = text[~is_missing(text).to_numpy()].value_counts()
+    counts = filled_values(text).value_counts()
     if counts.empty:
         return None
     values = pd.Series(counts.index, dtype="str")

@@ -13,6 +13,9 @@ import re
 import unicodedata
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.agents.base import AgentContext, AgentResult, Finding
 from core.agents.clean.common import Rewrite, rewrite_values
@@ -30,6 +33,14 @@ _INVISIBLE = re.compile("[\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad\x00-\
 _ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000\t]")
 _INNER_SPACES = re.compile(" {2,}")
 _DAMAGE = re.compile("\ufffd|Ã[\u0080-\u00bf]|â€|[\u0080-\u009f]")
+
+
+def damaged_mask(text: pd.Series) -> np.ndarray:
+    """Per cell, True when `_DAMAGE` finds broken characters in it. The pattern is literal
+    characters and code-point ranges, which RE2 reads as Python does, so Arrow's engine
+    runs it (pandas would run Python's, value by value, for a compiled pattern)."""
+    found = pc.match_substring_regex(pa.array(text), _DAMAGE.pattern)
+    return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
 def tidy(value: str) -> tuple[str, list[str]]:
@@ -115,7 +126,7 @@ def _case(state: CleaningState, file_key: str, column: str) -> None:
 
 def _damaged(state: CleaningState, file_key: str, column: str) -> tuple[Finding, object] | None:
     text = state.column(file_key, column)
-    mask = text.str.contains(_DAMAGE, regex=True).to_numpy(dtype=bool)
+    mask = damaged_mask(text)
     if not mask.any():
         return None
     rows = np.flatnonzero(mask)
