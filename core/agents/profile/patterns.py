@@ -30,6 +30,7 @@ from core.agents.profile.inference import (
     DATETIME_FORMATS,
     ColumnProfile,
     each_column,
+    factorize_text,
 )
 from core.agents.profile.phones import check_phones
 from core.agents.profile.textbytes import ByteMap, text_bytes, trim_whitespace, trimmable_ends
@@ -153,7 +154,7 @@ def _shape_facts(values: pa.Array, shaped: _Shapes, counts: np.ndarray, filled: 
     if len(distinct) > EXACT_SHAPES_LIMIT:
         runs = pc.replace_substring_regex(pa.array(distinct), r"a+", "a")
         runs = pc.replace_substring_regex(pc.replace_substring_regex(runs, r"A+", "A"), r"9+", "9")
-        run_codes, distinct = pd.factorize(pd.Series(runs.to_pandas(), dtype="str"))
+        run_codes, distinct = factorize_text(runs)
         codes = run_codes[codes]
         style = "runs"
     totals = np.bincount(codes, weights=weights, minlength=len(distinct)).astype(np.int64)

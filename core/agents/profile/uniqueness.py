@@ -27,6 +27,7 @@ from core.agents.profile.inference import (
     _ID_NAME,
     ColumnProfile,
     column_profile,
+    factorize_text,
     matching_keys,
     per_table,
     prefetch,
@@ -237,7 +238,7 @@ def near_duplicate_rows(
             codes = p.encoded.codes[candidates]
             used, local = np.unique(codes, return_inverse=True)
             keys = matching_keys(p.encoded.values.take(pa.array(used)))
-            key_codes, _ = pd.factorize(pd.Series(keys.to_pandas(), dtype="str"))
+            key_codes, _ = factorize_text(keys)
             yield np.where(p.missing_codes[used], -1, key_codes)[local]
 
     small = len(candidates) * len(profiles) <= HELD_KEY_CELLS  # then made once, not twice
