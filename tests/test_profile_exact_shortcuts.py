@@ -235,3 +235,23 @@ def test_completeness_counts_are_the_row_by_row_ones() -> None:
             assert facts["missing_count"] == int(missing.sum())
             assert facts["disguised_missing_count"] == int((missing & ~null).sum())
         assert result.metrics["complete_rows"] == int((~gaps).sum())
+
+
+def test_factorize_text_is_pandas_factorize() -> None:
+    """Codes and distinct texts as `pd.factorize` gives them (first appearance order), for a
+    plain array, a chunked one and an empty one; codes are int32."""
+    import pyarrow as pa
+
+    from core.agents.profile.inference import factorize_text
+
+    words = ["b", "a", "", "b", "é", "a ", "A", "b"]
+    for array in (
+        pa.array(words, type=pa.large_string()),
+        pa.chunked_array([pa.array(words[:3]), pa.array([], pa.string()), pa.array(words[3:])]),
+    ):
+        codes, values = factorize_text(array)
+        expected_codes, expected_values = pd.factorize(pd.Series(words, dtype="str"))
+        assert codes.dtype == np.int32
+        assert np.array_equal(codes, expected_codes) and values.to_pylist() == list(expected_values)
+    codes, values = factorize_text(pa.chunked_array([], pa.large_string()))
+    assert len(codes) == 0 and len(values) == 0
