@@ -462,3 +462,13 @@ def test_damaged_text_found_by_arrow_is_pythons_search() -> None:
     expected = [_DAMAGE.search(v) is not None for v in values]
     assert damaged_mask(text).tolist() == expected
     assert any(expected) and not all(expected)
+
+
+def test_only_columns_of_ascii_digits_skip_the_glued_token_count() -> None:
+    """The shortcut skips a column only when none of its values could be a token (a word):
+    empty cells and ASCII digits. Other digits, words and spaced numbers are still counted."""
+    from core.agents.clean.glued_values import _digits_only
+
+    assert _digits_only(pd.Series(["1", "22", ""], dtype="str"))
+    for values in (["1", "CO"], ["٣"], ["²"], ["1 2"], ["1.5"]):
+        assert not _digits_only(pd.Series(values, dtype="str")), values

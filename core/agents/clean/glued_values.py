@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.agents.clean.state import CleaningState
 
@@ -25,6 +27,8 @@ def split_glued(state: CleaningState, file_key: str, agent: str) -> int:
     repaired = 0
     tokens: dict[str, set[str]] = {}
     for column in frame.columns:
+        if _digits_only(frame[column]):
+            continue  # tokens are words: a column of numbers offers none
         counts = frame[column][frame[column] != ""].value_counts()
         counts = counts[counts >= MIN_TOKEN_ROWS]
         if 0 < len(counts) <= MAX_TOKEN_VALUES:
@@ -49,6 +53,12 @@ def split_glued(state: CleaningState, file_key: str, agent: str) -> int:
                 repaired += a + b
                 empty = ((frame[target] == "") & live).to_numpy()
     return repaired
+
+
+def _digits_only(text: pd.Series) -> bool:
+    """True when every cell is empty or ASCII digits (one Arrow pass; counting the values of
+    each of a wide file's numeric columns would cost far more)."""
+    return bool(pc.all(pc.match_substring_regex(pa.array(text), "^[0-9]*$")).as_py())
 
 
 def _candidates(
