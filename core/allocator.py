@@ -5,10 +5,11 @@ copy per column, per check). glibc's malloc gives each of those its own fresh ma
 kernel and returns it on free, so every one of them is faulted in page by page again, and on a
 virtual machine each such first touch is expensive: on the 1,000,000-row benchmark that was
 over 160,000 page faults and three to five seconds of kernel time, more than the file's whole
-parse. For the length of a run we ask malloc instead to serve arrays up to its ceiling
+parse. From a process's first run on we ask malloc instead to serve arrays up to its ceiling
 (32 MiB) from its heap, to keep what is freed for the next array, and to use at most one heap
-per core, so the same pages are reused. When the run ends the freed memory is handed back to
-the system, so a long-lived worker does not hold a finished run's high-water mark.
+per core, so the same pages are reused. The settings stay for the life of the process (the
+processes that run tasks do nothing else); when each run ends the memory it freed is handed
+back to the system, so a long-lived worker does not hold a finished run's high-water mark.
 
 Only glibc has these knobs; elsewhere (musl, macOS) both calls do nothing.
 """
@@ -75,7 +76,8 @@ def release_freed_memory() -> bool:
 
 @contextmanager
 def run_memory() -> Iterator[None]:
-    """The allocator settings of one run, with its freed memory returned at the end."""
+    """The allocator settings for a run (kept by the process afterwards), with the memory the
+    run freed returned at its end."""
     try:
         keep_freed_memory()
     except OSError:  # an allocator that refuses is only slower, never wrong
