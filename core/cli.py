@@ -169,10 +169,10 @@ def _upload_files(
     leaves the interpreter free, so meanwhile the modules a run here will need are imported:
     the two overlap instead of adding up (about a quarter second each on a 200 MB file)."""
 
-    def upload(slot: str, upload: dict[str, Any]) -> None:
+    def upload(slot: str, details: dict[str, Any]) -> None:
         with paths[slot].open("rb") as fh:
             services.store.write(
-                upload["key"], fh, upload["headers"].get("Content-Type", "application/octet-stream")
+                details["key"], fh, details["headers"].get("Content-Type", "application/octet-stream")
             )
 
     with ThreadPoolExecutor(max(len(urls), 1), thread_name_prefix="upload") as pool:

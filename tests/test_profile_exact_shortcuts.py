@@ -238,8 +238,8 @@ def test_completeness_counts_are_the_row_by_row_ones() -> None:
 
 
 def test_factorize_text_is_pandas_factorize() -> None:
-    """Codes and distinct texts as `pd.factorize` gives them (first appearance order), for a
-    plain array, a chunked one and an empty one; codes are int32."""
+    """Codes and distinct texts as `pd.factorize` gives them (first appearance order, -1 for
+    a null), for a plain array, a chunked one, an empty one and one with nulls; codes are int32."""
     import pyarrow as pa
 
     from core.agents.profile.inference import factorize_text
@@ -255,3 +255,7 @@ def test_factorize_text_is_pandas_factorize() -> None:
         assert np.array_equal(codes, expected_codes) and values.to_pylist() == list(expected_values)
     codes, values = factorize_text(pa.chunked_array([], pa.large_string()))
     assert len(codes) == 0 and len(values) == 0
+    with_nulls = ["a", None, "b", "a", None]
+    codes, values = factorize_text(pa.array(with_nulls))
+    expected_codes, expected_values = pd.factorize(pd.Series(with_nulls, dtype="str"))
+    assert np.array_equal(codes, expected_codes) and values.to_pylist() == list(expected_values)
