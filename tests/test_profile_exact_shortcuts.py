@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.agents.profile.order_stats import sorted_median
 from core.agents.profile.outliers import MAD_SCALE, _fences, _robust_z
 from core.agents.profile.statistics import (
     QUANTILES,
@@ -17,7 +18,6 @@ from core.agents.profile.statistics import (
     _most_common,
     _numeric,
     _plain,
-    _sorted_median,
     _top_values,
 )
 
@@ -37,7 +37,7 @@ def test_sorted_median_is_numpys() -> None:
     for n in range(1, 120):
         for values in _samples(rng, n):
             ordered = np.sort(values)
-            got, want = _sorted_median(ordered), float(np.median(ordered))
+            got, want = sorted_median(ordered), float(np.median(ordered))
             assert got == want and np.signbit(got) == np.signbit(want)
 
 

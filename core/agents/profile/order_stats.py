@@ -37,3 +37,15 @@ def sorted_quantiles(ordered: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     high = gamma >= 0.5
     result[high] = (upper - span * (1 - gamma))[high]
     return result
+
+
+def sorted_median(floats: np.ndarray) -> float:
+    """`np.median` of sorted float64 values, read at the middle instead of copying and
+    partitioning a million values; the same mean of the two middle ones numpy takes. A zero
+    in the middle goes to numpy: its partition may bring -0.0 or 0.0 there."""
+    middle = len(floats) // 2
+    if floats[middle] == 0 or floats[middle - 1] == 0:
+        return float(np.median(floats))
+    if len(floats) % 2:
+        return float(floats[middle])
+    return (float(floats[middle - 1]) + float(floats[middle])) / 2  # np.mean's sum, then division

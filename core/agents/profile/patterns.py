@@ -145,14 +145,11 @@ def _shape_facts(values: pa.Array, shaped: _Shapes, counts: np.ndarray, filled: 
         codes, first_raw = pd.factorize(shaped.codes[filled])
         distinct = shaped.distinct.take(pa.array(first_raw))
     if _holds_zero(distinct) and not _mask(pc.string_is_ascii(values))[filled].all():
-        distinct_codes, uniques = pd.factorize(
-            pd.Series(pc.replace_substring(distinct, "\x00", "").to_pandas(), dtype="str")
-        )
+        distinct_codes, distinct = factorize_text(pc.replace_substring(distinct, "\x00", ""))
         codes = distinct_codes[codes]
-        distinct = uniques
     style = "exact"
     if len(distinct) > EXACT_SHAPES_LIMIT:
-        runs = pc.replace_substring_regex(pa.array(distinct), r"a+", "a")
+        runs = pc.replace_substring_regex(distinct, r"a+", "a")
         runs = pc.replace_substring_regex(pc.replace_substring_regex(runs, r"A+", "A"), r"9+", "9")
         run_codes, distinct = factorize_text(runs)
         codes = run_codes[codes]
@@ -164,7 +161,7 @@ def _shape_facts(values: pa.Array, shaped: _Shapes, counts: np.ndarray, filled: 
     total = int(weights.sum())
     listed = [
         {
-            "pattern": _text_at(distinct, int(i)),
+            "pattern": distinct[int(i)].as_py(),
             "count": int(totals[i]),
             "share": float(totals[i] / total),
             "example": values[int(present_index[first_value[i]])].as_py(),
@@ -172,13 +169,6 @@ def _shape_facts(values: pa.Array, shaped: _Shapes, counts: np.ndarray, filled: 
         for i in order
     ]
     return {"patterns": listed, "pattern_count": len(distinct), "pattern_style": style}
-
-
-def _text_at(texts: pa.Array | pd.Index, position: int) -> str:
-    """One text of an Arrow array or a pandas index (the shapes are kept as whichever the
-    step that made them gives, rather than converted per column)."""
-    item = texts[position]
-    return str(item.as_py() if isinstance(item, pa.Scalar) else item)
 
 
 def _holds_zero(texts: pa.Array) -> bool:

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from core.agents.base import AgentContext, AgentResult, Finding, LoadedTable
 from core.agents.profile.inference import ColumnProfile, each_column, typed_if_useful
-from core.agents.profile.order_stats import sorted_quantiles
+from core.agents.profile.order_stats import sorted_median, sorted_quantiles
 
 AGENT_ID = "statistics"
 DEFAULT_TOP_VALUES = 10
@@ -158,7 +158,7 @@ def _numeric(values: np.ndarray, ordered: np.ndarray, bins: int) -> dict[str, An
         "min": _plain(ordered[0]),
         "max": _plain(ordered[-1]),
         "mean": _plain(float(as_read.mean())),
-        "median": _plain(_sorted_median(floats)),
+        "median": _plain(sorted_median(floats)),
         "std": _plain(float(as_read.std(ddof=1))) if len(floats) > 1 else None,
         "quantiles": {name: _plain(q) for name, q in zip(QUANTILES, quantiles, strict=True)},
         "histogram": {"bins": edges.tolist(), "counts": counts.tolist()},
@@ -171,8 +171,8 @@ _QUANTILE_POINTS = np.array(list(QUANTILES.values()), dtype=np.float64)
 def _has_negative_zero(floats: np.ndarray) -> bool:
     """True when sorted float64 values hold a -0.0: numpy's min (bin edges) may then bring
     either zero where the sorted values hold the other, so `_bin_edges` hands such columns
-    to numpy itself. The zeros are one run of the sorted
-    values, found by two binary searches."""
+    to numpy itself. The zeros are one run of the sorted values, found by two binary
+    searches."""
     low, high = np.searchsorted(floats, 0.0, side="left"), np.searchsorted(floats, 0.0, side="right")
     return bool(high > low and np.signbit(floats[low:high]).any())
 
@@ -191,18 +191,6 @@ def _bin_edges(floats: np.ndarray, bins: int, signed_zeros: bool) -> np.ndarray:
     if not (edges[:-1] < edges[1:]).all():
         return np.histogram_bin_edges(floats, bins=bins)
     return edges
-
-
-def _sorted_median(floats: np.ndarray) -> float:
-    """`np.median` of sorted float64 values, read at the middle instead of copying and
-    partitioning a million values; the same mean of the two middle ones numpy takes. A zero
-    in the middle goes to numpy: its partition may bring -0.0 or 0.0 there."""
-    middle = len(floats) // 2
-    if floats[middle] == 0 or floats[middle - 1] == 0:
-        return float(np.median(floats))
-    if len(floats) % 2:
-        return float(floats[middle])
-    return (float(floats[middle - 1]) + float(floats[middle])) / 2  # np.mean's sum, then division
 
 
 def _dates(values: pd.Series, inferred: str, bins: int) -> dict[str, Any]:
