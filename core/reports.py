@@ -87,10 +87,10 @@ def to_jsonable(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else value
+    if value is pd.NA or value is pd.NaT:  # before dates: NaT is a datetime whose text is "NaT"
+        return None
     if isinstance(value, datetime | pd.Timestamp):
         return value.isoformat()
-    if value is pd.NA or value is pd.NaT:
-        return None
     return value
 
 
@@ -351,28 +351,24 @@ class _SheetWriter:
             sheet.write_string(0, col, str(header), self.header)
         for r, row in enumerate(rows[:MAX_XLSX_ROWS], start=1):
             for c, value in enumerate(row):
-                # most cells are plain text or finite numbers: written before the general checks
-                kind = type(value)
-                if kind is str:
-                    sheet.write_string(r, c, value)
-                    if r <= 200:
-                        widths[c] = min(max(widths[c], len(value) + 2), 60)
+                # text first: most cells are text, and containers become JSON text
+                if isinstance(value, dict | list):
+                    value = _cell(value)
+                if isinstance(value, str):
+                    text = str(value)
+                elif value is None or (isinstance(value, float) and math.isnan(value)):
                     continue
-                if (kind is int or kind is float) and math.isfinite(value):
-                    sheet.write_number(r, c, value)
-                    continue
-                value = _cell(value)
-                if value is None or (isinstance(value, float) and math.isnan(value)):
-                    continue
-                if isinstance(value, bool):
+                elif isinstance(value, bool):
                     sheet.write_boolean(r, c, value)
+                    continue
                 elif isinstance(value, int | float) and math.isfinite(value):
                     sheet.write_number(r, c, value)
+                    continue
                 else:
                     text = str(value)
-                    sheet.write_string(r, c, text)
-                    if r <= 200:
-                        widths[c] = min(max(widths[c], len(text) + 2), 60)
+                sheet.write_string(r, c, text)
+                if r <= 200:
+                    widths[c] = min(max(widths[c], len(text) + 2), 60)
         for col, width in enumerate(widths):
             sheet.set_column(col, col, width)
         sheet.freeze_panes(1, 0)
