@@ -26,6 +26,7 @@ import xlsxwriter
 
 from core.agents.base import AgentContext, LoadedTable
 from core.agents.clean.state import CACHE_KEY, CHANGE_FIELDS, CleaningState
+from core.agents.profile.carry_over import carry_over_columns, reuse_profiles
 from core.agents.profile.quality import QualityScoreAgent
 from core.reports import ToolOutputs
 from core.safe_output import neutralise_frame
@@ -112,10 +113,22 @@ def _removed(state: CleaningState) -> pd.DataFrame:
     )
 
 
-def quality_score(tables: dict[str, LoadedTable]) -> float | None:
-    """The profile's quality score of `tables`, computed from scratch."""
-    result = QualityScoreAgent().run(AgentContext(tables=tables, parameters={}))
-    return result.metrics.get("quality_score")
+def quality_scores(state: CleaningState) -> tuple[float | None, float | None]:
+    """The profile's quality score before and after cleaning, each the score the profile tool
+    gives that table. The two analyses share the column facts they can (`carry_over`): the cleaning's own
+    profiles of the columns as they are now, and the first analysis's facts of every column
+    the cleaning left as it was."""
+    before = AgentContext(tables=state.tables, parameters={})
+    reuse_profiles(before, state.profiles())
+    before_score = _score(before)
+    after = AgentContext(tables=_cleaned_tables(state), parameters={})
+    carry_over_columns(before, after)
+    reuse_profiles(after, state.profiles())
+    return before_score, _score(after)
+
+
+def _score(context: AgentContext) -> float | None:
+    return QualityScoreAgent().run(context).metrics.get("quality_score")
 
 
 def _cleaned_tables(state: CleaningState) -> dict[str, LoadedTable]:
@@ -188,8 +201,7 @@ def finish(context: AgentContext) -> ToolOutputs:
         SUGGESTIONS_FILE: "Suggestions",
         REMOVED_FILE: "Removed rows",
     }
-    before = quality_score(state.tables)
-    after = quality_score(_cleaned_tables(state))
+    before, after = quality_scores(state)
     rows_removed = sum(len(r) for r in state.removed.values())
     outputs.summary = {
         "quality_score": after,

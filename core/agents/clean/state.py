@@ -87,6 +87,10 @@ class CleaningState:
             self._profiles[key] = ColumnProfile(file_key, column, text)
         return self._profiles[key]
 
+    def profiles(self) -> list[ColumnProfile]:
+        """The profiles computed so far of the columns as they are now."""
+        return list(self._profiles.values())
+
     def working_table(self, file_key: str) -> LoadedTable:
         """The table as it is now, for reusing profile computations on the cleaned values."""
         table = self.tables[file_key]
