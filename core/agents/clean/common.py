@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from core.agents.clean.state import CleaningState
 from core.agents.profile.inference import is_missing
@@ -29,14 +30,22 @@ def rewrite_values(
     agent: str,
     rewrite: Callable[[str], Rewrite],
     rows_mask: np.ndarray | None = None,
+    may_change: Callable[[pa.Array], np.ndarray] | None = None,
 ) -> tuple[int, int]:
     """Apply `rewrite` to each distinct value of a column and propose the results, grouped by
-    rule and confidence so the log stays in row order within each rule."""
+    rule and confidence so the log stays in row order within each rule.
+
+    `may_change`, when given, tells per distinct value (as one Arrow array) whether `rewrite`
+    could change it at all; the values it rules out are never handed to `rewrite`. A column of
+    a million distinct, already tidy values then costs one vectorised pass instead of a million
+    Python calls."""
     text = state.column(file_key, column)
     codes, uniques = pd.factorize(text, sort=False)
+    distinct = pa.array(uniques, type=pa.large_string())
+    candidates = np.arange(len(distinct)) if may_change is None else np.flatnonzero(may_change(distinct))
     verdicts: dict[tuple[str, float], list[tuple[int, str]]] = {}
-    for code, value in enumerate(uniques):
-        outcome = rewrite(str(value))
+    for code, value in zip(candidates.tolist(), distinct.take(candidates).to_pylist(), strict=True):
+        outcome = rewrite(value)
         if outcome is None or outcome[0] == value:
             continue
         new, rule, confidence = outcome

@@ -68,6 +68,20 @@ def tidy(value: str) -> tuple[str, list[str]]:
     return text, rules
 
 
+# A value can only need tidying if it holds a character outside printable ASCII (a control
+# character, a tab, a line break, or anything beyond ASCII, where invisible characters, odd
+# spaces, other forms and broken text live), a run of spaces, or a space at either end: for
+# printable ASCII, `tidy` changes nothing else (such text is already NFC, and every other
+# character `str.strip` removes is a control character).
+_MAY_NEED_TIDYING = r"[^\x20-\x7e]|  |^ | $"
+
+
+def may_need_tidying(values: pa.Array) -> np.ndarray:
+    """Per value, False where `_tidy_rewrite` certainly leaves it alone (see above)."""
+    found = pc.match_substring_regex(values, _MAY_NEED_TIDYING)
+    return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
 def _tidy_rewrite(value: str) -> Rewrite:
     if _DAMAGE.search(value):
         return None  # broken by a wrong encoding: flagged as it is, not half-repaired
@@ -157,7 +171,7 @@ class TidyTextAgent:
         done = 0
         for file_key, frame in state.frames.items():
             for column in frame.columns:
-                rewrite_values(state, file_key, column, AGENT_ID, _tidy_rewrite)
+                rewrite_values(state, file_key, column, AGENT_ID, _tidy_rewrite, may_change=may_need_tidying)
                 _case(state, file_key, column)
                 damaged = _damaged(state, file_key, column)
                 if damaged is not None:

@@ -1,0 +1,48 @@
+"""The vectorised prefilters that spare clean rules their per-value Python calls: a value a
+prefilter rules out must be one the rule leaves alone, and a column's cleaning is the same
+with or without the prefilter."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.agents.clean.common import rewrite_values
+from core.agents.clean.state import CleaningState
+from core.agents.clean.tidy_text import _tidy_rewrite, may_need_tidying
+from tests.profile_helpers import table_of
+
+# printable ASCII, spaces, every control character, and the characters the tidy rules know
+TRICKY = (
+    "".join(chr(c) for c in range(0x00, 0x80))
+    + "\u00a0\u2003\u202f\u3000\u200b\u200d\ufeff\u00ad\u0085\u2028\ufffd"
+    + "e\u0301\u00e9\u00c3\u00a9\u00e2\u20ac\u0080\u009f"
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.text(alphabet=TRICKY, max_size=12), min_size=1, max_size=50))
+def test_a_value_ruled_out_needs_no_tidying(values: list[str]) -> None:
+    flags = may_need_tidying(pa.array(values, type=pa.large_string()))
+    for value, flagged in zip(values, flags, strict=True):
+        if not flagged:
+            assert _tidy_rewrite(value) is None, repr(value)
+
+
+def test_the_prefilter_lets_through_what_tidying_changes() -> None:
+    values = ["plain", " lead", "trail ", "in  side", "tab\there", "zero\u200bwidth", "Cafe\u0301", "ok"]
+    flags = may_need_tidying(pa.array(values, type=pa.large_string())).tolist()
+    assert flags == [False, True, True, True, True, True, True, False]
+
+
+def test_a_column_is_cleaned_alike_with_and_without_the_prefilter() -> None:
+    column = ["Oslo", " Oslo", "Oslo ", "Ber  gen", "Bergen", "Tromsø\u00a0", "\u200bBodø", "", "Oslo"] * 3
+    states = [CleaningState({"primary": table_of({"city": column})}) for _ in range(2)]
+    plain = rewrite_values(states[0], "primary", "city", "tidy_text", _tidy_rewrite)
+    filtered = rewrite_values(
+        states[1], "primary", "city", "tidy_text", _tidy_rewrite, may_change=may_need_tidying
+    )
+    assert plain == filtered and plain[0] == 15
+    assert states[0].frames["primary"]["city"].tolist() == states[1].frames["primary"]["city"].tolist()
+    assert states[0].changes_frame().equals(states[1].changes_frame())
