@@ -4,11 +4,13 @@ with or without the prefilter."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.agents.clean.common import rewrite_values
+from core.agents.clean.numbers import parse_number, plan_numbers, unify_number
 from core.agents.clean.state import CleaningState
 from core.agents.clean.tidy_text import _tidy_rewrite, may_need_tidying
 from tests.profile_helpers import table_of
@@ -46,3 +48,37 @@ def test_a_column_is_cleaned_alike_with_and_without_the_prefilter() -> None:
     assert plain == filtered and plain[0] == 15
     assert states[0].frames["primary"]["city"].tolist() == states[1].frames["primary"]["city"].tolist()
     assert states[0].changes_frame().equals(states[1].changes_frame())
+
+
+NUMBER_TEXTS = st.one_of(
+    st.integers(-10**6, 10**6).map(str),
+    st.integers(0, 10**4).map(lambda n: f"{n}.0"),
+    st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: f"{x:.3f}"),
+    st.sampled_from(["0.054000000000000006", "1.00000000000001", "007", "-0", "1" * 30, "12.50"]),
+    st.builds(lambda n, u: f"{n} {u}", st.integers(0, 500), st.sampled_from(["oz", "OZ.", "ounce", "kgs"])),
+    st.builds(lambda n: f"{n}%", st.integers(0, 100)),
+    st.builds(lambda n, c: f"{c}{n}", st.integers(0, 10**4), st.sampled_from(["$", "€"])),
+    st.integers(1000, 10**7).map(lambda n: f"{n:,}"),
+    st.sampled_from(["", "N/A", "n/k", "twelve", "12 apples"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(NUMBER_TEXTS, min_size=1, max_size=40))
+def test_plain_numbers_read_in_bulk_plan_and_rewrite_as_parsed_one_by_one(values: list[str]) -> None:
+    """Metamorphic: a space before every value changes nothing `parse_number` sees, but keeps
+    every value off the plain path; the plan must not notice. Every value left out of the
+    parsed ones must be one the plan leaves alone."""
+    planned = plan_numbers(pd.Series(values, dtype="str"))
+    spaced = plan_numbers(pd.Series([" " + v for v in values], dtype="str"))
+    assert (planned is None) == (spaced is None)
+    if planned is None or spaced is None:
+        return
+    plan, parsed = planned
+    assert plan == spaced[0]
+    for value in set(values):
+        number = parse_number(value)
+        if value in parsed:
+            assert parsed[value] == number
+        elif number is not None and spaced[1]:  # the plan may rewrite values: not this one
+            assert unify_number(value, number, plan) is None, value

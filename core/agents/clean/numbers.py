@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.agents.clean.common import filled_values
 
@@ -108,29 +110,38 @@ class NumberPlan:
     whole_numbers: bool = False  # every number is whole: write 12.0 as 12
 
 
+# A number written the way `parse_number` writes it back: an optional minus, digits, and
+# decimals. Such a value parses to itself (no currency, unit, percent or separators), so a
+# column's plain values are read in one vectorised pass instead of one regex match each.
+_PLAIN = r"^-?\d+(?:\.\d+)?$"
+FLOAT_NOISE_MIN_LENGTH = 16  # `float_noise` needs 15 significant digits and a point
+
+
 def plan_numbers(text: pd.Series) -> tuple[NumberPlan, dict[str, ParsedNumber]] | None:
-    """The column's plan, or None when it is not a column of numbers."""
+    """The column's plan, or None when it is not a column of numbers; with the parsed values
+    the plan may change (values it certainly leaves as they are are left out)."""
     counts = filled_values(text).value_counts()
     if counts.empty:
         return None
-    values = pd.Series(counts.index, dtype="str")
-    # one pass over the distinct values with the same compiled regex `parse_number` uses;
-    # pandas' `.str.match` would run it too (the named groups keep it off Arrow's engine),
-    # after parsing the pattern again for every column
-    stripped = values.str.strip().tolist()
-    fits = np.fromiter((_NUMBER.match(v) is not None for v in stripped), dtype=bool, count=len(stripped))
-    if counts.to_numpy()[fits].sum() < NUMERIC_SHARE * counts.sum():
+    values = pa.array(counts.index, type=pa.large_string())
+    weights = counts.to_numpy().astype(np.int64)
+    plain = _flags(pc.match_substring_regex(values, _PLAIN))
+    others = np.flatnonzero(~plain)
+    other_values = values.take(pa.array(others, pa.int64())).to_pylist()
+    # one pass over the other values with the same compiled regex `parse_number` uses
+    parsed = {v: p for v in other_values if (p := parse_number(v)) is not None}
+    weight = {v: int(weights[i]) for i, v in zip(others, other_values, strict=True) if v in parsed}
+    plain_rows = int(weights[plain].sum())
+    if plain_rows + sum(weight.values()) < NUMERIC_SHARE * weights.sum():
         return None
-    weight_of = dict(zip(values.tolist(), counts.to_numpy().tolist(), strict=True))
-    parsed = {v: parse_number(v) for v, fit in zip(values.tolist(), fits, strict=True) if fit}
-    good = {v: p for v, p in parsed.items() if p is not None}
-    weight = {v: int(weight_of[v]) for v in good}
+    plain_values = values.filter(pa.array(plain))
+    plain_numbers = _floats(plain_values)
     plan = NumberPlan()
     units: set[str] = set()
     unit_spellings: set[str] = set()
-    unitless = 0
+    unitless = plain_rows
     unknown_words = False
-    for value, number in good.items():
+    for value, number in parsed.items():
         if number.suffix and number.suffix != "%":
             unit = unit_of(number.suffix)
             if unit is None:
@@ -144,30 +155,54 @@ def plan_numbers(text: pd.Series) -> tuple[NumberPlan, dict[str, ParsedNumber]] 
         plan.strip_unit = next(iter(units))
     if unknown_words:
         return plan, {}
-    percent = [v for v, p in good.items() if p.suffix == "%"]
-    bare = [v for v, p in good.items() if p.suffix is None]
+    percent = [v for v, p in parsed.items() if p.suffix == "%"]
+    bare = [v for v, p in parsed.items() if p.suffix is None]
     percent_rows = sum(weight[v] for v in percent)
-    bare_rows = sum(weight[v] for v in bare)
-    if percent and bare and percent_rows < bare_rows:
-        pct_median = pd.Series([good[v].value for v in percent]).median()
-        bare_median = pd.Series([good[v].value for v in bare]).median()
+    bare_rows = sum(weight[v] for v in bare) + plain_rows
+    if percent and (bare or plain_rows) and percent_rows < bare_rows:
+        pct_median = pd.Series([parsed[v].value for v in percent]).median()
+        bare_median = pd.Series([*(parsed[v].value for v in bare), *plain_numbers.tolist()]).median()
         if bare_median and 30 <= pct_median / bare_median <= 300:
             plan.percent_divide = True
         if pct_median == 0 or bare_median == 0 or 0.1 <= pct_median / bare_median <= 10:
             plan.strip_percent = True
         else:
             plan.strip_percent = plan.percent_divide
-    currencies = {p.currency for p in good.values() if p.currency}
-    with_currency = sum(weight[v] for v, p in good.items() if p.currency)
-    if len(currencies) == 1 and 0 < with_currency < sum(weight.values()):
+    total_rows = sum(weight.values()) + plain_rows
+    currencies = {p.currency for p in parsed.values() if p.currency}
+    with_currency = sum(weight[v] for v, p in parsed.items() if p.currency)
+    if len(currencies) == 1 and 0 < with_currency < total_rows:
         plan.strip_currency = True
-    with_thousands = sum(weight[v] for v, p in good.items() if p.thousands)
-    if 0 < with_thousands < sum(weight.values()):
+    with_thousands = sum(weight[v] for v, p in parsed.items() if p.thousands)
+    if 0 < with_thousands < total_rows:
         plan.strip_thousands = True
-    plan.whole_numbers = all(float(p.text).is_integer() for p in good.values()) and any(
-        "." in p.text for p in good.values()
+    with_point = _flags(pc.match_substring(plain_values, "."))
+    plan.whole_numbers = (
+        all(float(p.text).is_integer() for p in parsed.values())
+        and bool(np.all(np.isfinite(plain_numbers) & (plain_numbers == np.floor(plain_numbers))))
+        and (any("." in p.text for p in parsed.values()) or bool(with_point.any()))
     )
-    return plan, good
+    # a plain value changes only by losing float noise, or its zero decimals with the unit
+    long = _flags(pc.greater_equal(pc.utf8_length(plain_values), FLOAT_NOISE_MIN_LENGTH))
+    may_change = with_point & (long | bool(plan.strip_unit))
+    changing = plain_values.filter(pa.array(may_change)).to_pylist()
+    for value, number in zip(changing, plain_numbers[may_change].tolist(), strict=True):
+        parsed[value] = ParsedNumber(value, number, None, None, False)
+    return plan, parsed
+
+
+def _flags(found: pa.Array) -> np.ndarray:
+    """A boolean Arrow result over text without nulls, as numpy."""
+    return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+def _floats(plain: pa.Array) -> np.ndarray:
+    """The plain numbers' values, as Python's `float` reads them (both round correctly; a
+    number too long for Arrow's parser is read by Python)."""
+    try:
+        return pc.cast(plain, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:
+        return np.array([float(v) for v in plain.to_pylist()], dtype=np.float64)
 
 
 def unify_number(value: str, number: ParsedNumber, plan: NumberPlan) -> tuple[str, str] | None:

@@ -8,6 +8,9 @@ profile's inference on the values as they are now (after `tidy_text` and `missin
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from core.agents.base import AgentContext, AgentResult
 from core.agents.clean.common import Rewrite, rewrite_values
 from core.agents.clean.contacts import boolean_rewriter, country_rewriter, email_rewrite, phone_rewriter
@@ -33,7 +36,15 @@ def _numbers(state: CleaningState, file_key: str, column: str) -> bool:
         return None if outcome is None else (outcome[0], outcome[1], NUMBER_CONFIDENCE)
 
     if parsed:
-        rewrite_values(state, file_key, column, AGENT_ID, rewrite)
+        known = pa.array(list(parsed), pa.large_string())
+        rewrite_values(
+            state,
+            file_key,
+            column,
+            AGENT_ID,
+            rewrite,
+            may_change=lambda values: pc.is_in(values, value_set=known).to_numpy(zero_copy_only=False),
+        )
     return True
 
 
