@@ -63,10 +63,14 @@ class GroupVotes:
     pair_count: dict[int, int]  # (a * card_b + b) -> rows
 
 
-def group_votes(a: Coded, b: Coded, live: np.ndarray) -> GroupVotes:
+def group_votes(a: Coded, b: Coded, live: np.ndarray, min_share: float = 0.0) -> GroupVotes | None:
+    """The votes of rule A -> B; None when it holds on fewer than `min_share` of the rows where
+    both are filled (the groups are only counted for a rule that may be used)."""
     both = (a.codes >= 0) & (b.codes >= 0) & live
     aa, bb = a.codes[both], b.codes[both]
     share, _, _ = fd_share(aa, bb, b.cardinality) if len(aa) else (0.0, None, None)
+    if share < min_share:
+        return None
     key = aa * b.cardinality + bb
     pair_keys, pair_counts = np.unique(key, return_counts=True)
     pair_a, pair_b = pair_keys // b.cardinality, pair_keys % b.cardinality
@@ -100,7 +104,7 @@ def find_dependencies(coded: dict[str, Coded], live: np.ndarray) -> list[GroupVo
         filled_a = int(((a.codes >= 0) & live).sum())
         if not filled_a or filled_a / a.cardinality < MIN_ROWS_PER_GROUP or n == 0:
             continue
-        votes = group_votes(a, b, live)
-        if votes.share >= FD_REPAIR_SHARE and votes.total.sum() >= MIN_ROWS_PER_GROUP:
+        votes = group_votes(a, b, live, min_share=FD_REPAIR_SHARE)
+        if votes is not None and votes.total.sum() >= MIN_ROWS_PER_GROUP:
             found.append(votes)
     return found
