@@ -10,9 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.agents.clean.common import rewrite_values
+from core.agents.clean.dependencies import _missing
 from core.agents.clean.numbers import parse_number, plan_numbers, unify_number
 from core.agents.clean.state import CleaningState
 from core.agents.clean.tidy_text import _tidy_rewrite, may_need_tidying
+from core.agents.profile.inference import MISSING_MARKERS
 from tests.profile_helpers import table_of
 
 # printable ASCII, spaces, every control character, and the characters the tidy rules know
@@ -82,3 +84,21 @@ def test_plain_numbers_read_in_bulk_plan_and_rewrite_as_parsed_one_by_one(values
             assert parsed[value] == number
         elif number is not None and spaced[1]:  # the plan may rewrite values: not this one
             assert unify_number(value, number, plan) is None, value
+
+
+MARKERISH = st.one_of(
+    st.sampled_from(sorted(MISSING_MARKERS)),
+    st.sampled_from(sorted(MISSING_MARKERS)).map(str.upper),
+    st.text(alphabet=TRICKY, max_size=16),
+)
+
+
+SPACES = st.text(alphabet=" \t\u00a0\u3000\x1c\n", max_size=3)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(SPACES, MARKERISH, SPACES), max_size=30))
+def test_markers_are_found_as_the_per_value_check_finds_them(padded: list[tuple[str, str, str]]) -> None:
+    values = [left + value + right for left, value, right in padded]
+    expected = [v.strip().lower() in MISSING_MARKERS for v in values]
+    assert _missing(pa.array(values, type=pa.large_string())).tolist() == expected

@@ -14,6 +14,8 @@ from itertools import permutations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.agents.profile.inference import MISSING_MARKERS
 from core.agents.profile.relationships import MAX_COMPARED_COLUMNS, fd_share
@@ -36,10 +38,13 @@ class Coded:
         return len(self.values)
 
 
+_LONGEST_MARKER = max(len(marker) for marker in MISSING_MARKERS)
+
+
 def code_column(name: str, text: pd.Series) -> Coded:
     codes, uniques = pd.factorize(text, sort=False)
     values = np.asarray(uniques, dtype=object)
-    missing = np.array([str(v).strip().lower() in MISSING_MARKERS for v in values], dtype=bool)
+    missing = _missing(pa.array(uniques, type=pa.large_string()))
     codes = codes.astype(np.int64)
     if missing.any():
         remap = np.cumsum(~missing) - 1
@@ -47,6 +52,19 @@ def code_column(name: str, text: pd.Series) -> Coded:
         codes = np.where(codes >= 0, remap[codes], -1)
         values = values[~missing]
     return Coded(name, codes, values)
+
+
+def _missing(values: pa.Array) -> np.ndarray:
+    """Per distinct value: blank or a missing marker once trimmed and lower-cased. Trimming
+    and lower case never shorten a value but by its ends, so only a value no longer than the
+    longest marker, or with something other than printable ASCII at an end, is checked."""
+    missing = np.zeros(len(values), dtype=bool)
+    short = pc.less_equal(pc.utf8_length(values), _LONGEST_MARKER)
+    odd_ends = pc.match_substring_regex(values, r"^[^!-~]|[^!-~]$")
+    candidates = np.flatnonzero(pc.or_(short, odd_ends).to_numpy(zero_copy_only=False))
+    texts = values.take(pa.array(candidates, pa.int64())).to_pylist()
+    missing[candidates] = [text.strip().lower() in MISSING_MARKERS for text in texts]
+    return missing
 
 
 @dataclass

@@ -42,9 +42,7 @@ def split_glued(state: CleaningState, file_key: str, agent: str) -> int:
         for source in frame.columns:
             if source == target:
                 continue
-            text = frame[source]
-            known = set(text[~empty].unique())
-            rows, remainders, tails = _candidates(text, empty, token_set, known)
+            rows, remainders, tails = _candidates(frame[source], empty, token_set)
             if rows:
                 a, _ = state.propose(
                     file_key, source, rows, remainders, agent, "glued_value", GLUED_CONFIDENCE
@@ -62,9 +60,11 @@ def _digits_only(text: pd.Series) -> bool:
 
 
 def _candidates(
-    text: pd.Series, empty: np.ndarray, tokens: set[str], known: set[str]
+    text: pd.Series, empty: np.ndarray, tokens: set[str]
 ) -> tuple[list[int], list[str], list[str]]:
-    """Rows (ascending) whose value splits into a known head and a token tail, with both parts."""
+    """Rows (ascending) whose value, in a row where the target is `empty`, splits into a head
+    the column holds in a row where the target is filled and a tail from `tokens`, with both
+    parts. Whether a head is held is asked only of the heads with a token tail, all at once."""
     rows: list[int] = []
     remainders: list[str] = []
     tails: list[str] = []
@@ -72,14 +72,19 @@ def _candidates(
     if len(positions) == 0:
         return rows, remainders, tails
     values = text.to_numpy()[positions]
-    splits: dict[str, tuple[str, str] | None] = {}
+    splits: dict[str, tuple[str, str]] = {}
     for value in set(values.tolist()):
         head, _, tail = value.rstrip().rpartition(" ")
         head = head.rstrip(" ,")
-        splits[value] = (head, tail) if head and tail in tokens and head in known else None
+        if head and tail in tokens:
+            splits[value] = (head, tail)
+    if not splits:
+        return rows, remainders, tails
+    heads = pd.Series(sorted({head for head, _ in splits.values()}), dtype="str")
+    known = set(heads[heads.isin(text[~empty]).to_numpy()].tolist())
     for row, value in zip(positions.tolist(), values.tolist(), strict=True):
-        split = splits[value]
-        if split is not None:
+        split = splits.get(value)
+        if split is not None and split[0] in known:
             rows.append(row)
             remainders.append(split[0])
             tails.append(split[1])
