@@ -9,9 +9,9 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.agents.clean.common import rewrite_values
+from core.agents.clean.common import filled_values, rewrite_values
 from core.agents.clean.dependencies import _missing
-from core.agents.clean.numbers import parse_number, plan_numbers, unify_number
+from core.agents.clean.numbers import NUMERIC_SHARE, parse_number, plan_numbers, unify_number
 from core.agents.clean.state import CleaningState
 from core.agents.clean.tidy_text import _tidy_rewrite, may_need_tidying
 from core.agents.profile.inference import MISSING_MARKERS
@@ -61,7 +61,7 @@ NUMBER_TEXTS = st.one_of(
     st.builds(lambda n: f"{n}%", st.integers(0, 100)),
     st.builds(lambda n, c: f"{c}{n}", st.integers(0, 10**4), st.sampled_from(["$", "€"])),
     st.integers(1000, 10**7).map(lambda n: f"{n:,}"),
-    st.sampled_from(["", "N/A", "n/k", "twelve", "12 apples"]),
+    st.sampled_from(["", "N/A", "n/k", "twelve", "12 apples", "\u0663\u0664", "\u0661\u0662 kg", "x\u00b2"]),
 )
 
 
@@ -73,6 +73,9 @@ def test_plain_numbers_read_in_bulk_plan_and_rewrite_as_parsed_one_by_one(values
     parsed ones must be one the plan leaves alone."""
     planned = plan_numbers(pd.Series(values, dtype="str"))
     spaced = plan_numbers(pd.Series([" " + v for v in values], dtype="str"))
+    filled = filled_values(pd.Series(values, dtype="str")).tolist()
+    numbers = sum(parse_number(v) is not None for v in filled)
+    assert (planned is None) == (not filled or numbers < NUMERIC_SHARE * len(filled))
     assert (planned is None) == (spaced is None)
     if planned is None or spaced is None:
         return

@@ -140,8 +140,8 @@ def phone_rewriter(text: pd.Series, how: str, region: str) -> Callable[[str], Re
         return None
     valid_shapes = shapes(valid).to_pylist()
     rows_per_shape: Counter[str] = Counter()
-    for value, shape in zip(valid.to_pylist(), valid_shapes, strict=True):
-        rows_per_shape[shape] += int(counts[value])
+    for shape, rows in zip(valid_shapes, counts.to_numpy()[checked.valid].tolist(), strict=True):
+        rows_per_shape[shape] += rows
     template = rows_per_shape.most_common(1)[0][0]
     if how == "auto" and len(rows_per_shape) < 2:
         return None

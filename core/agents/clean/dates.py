@@ -73,6 +73,9 @@ def date_rewriter(values: pd.Series, column_type: ColumnType, target: str) -> Ca
     distinct = pd.Series(values.unique(), dtype="str").str.strip()
     formats = DATE_FORMATS if column_type.inferred_type == "date" else DATETIME_FORMATS
     own, others = _readings(distinct, majority, formats)
+    if wanted == majority and not (unsure and column_type.inferred_type == "date"):
+        unread = own.isna().to_numpy()  # values already in the wanted format stay as they are
+        distinct, own = distinct[unread], own[unread]
     verdicts: dict[str, Rewrite] = {}
     for value, stamp in zip(distinct, own, strict=True):
         if value in verdicts or not value:
@@ -138,6 +141,9 @@ def time_style(values: pd.Series) -> TimeStyle | None:
     """The column's time style when at least 80% of its filled cells are plain times."""
     filled = values[values.str.strip() != ""]
     if filled.empty:
+        return None
+    # a time holds a colon: a column with too few colons is no time column, without a regex run
+    if filled.str.contains(":", regex=False).mean() < TIME_SHARE:
         return None
     matches = filled.str.strip().str.match(_TIME)
     if matches.mean() < TIME_SHARE:

@@ -126,7 +126,11 @@ def plan_numbers(text: pd.Series) -> tuple[NumberPlan, dict[str, ParsedNumber]] 
     values = pa.array(counts.index, type=pa.large_string())
     weights = counts.to_numpy().astype(np.int64)
     plain = _flags(pc.match_substring_regex(values, _PLAIN))
-    others = np.flatnonzero(~plain)
+    # a number holds a digit (`\d`: any decimal digit, as in Python): the other values without
+    # one cannot fit, and when even all those with one could not make the share, none is parsed
+    others = np.flatnonzero(~plain & _flags(pc.match_substring_regex(values, r"\p{Nd}")))
+    if weights[plain].sum() + weights[others].sum() < NUMERIC_SHARE * weights.sum():
+        return None
     other_values = values.take(pa.array(others, pa.int64())).to_pylist()
     # one pass over the other values with the same compiled regex `parse_number` uses
     parsed = {v: p for v in other_values if (p := parse_number(v)) is not None}
