@@ -63,14 +63,15 @@ def _starts_with_trigger(chunk: pa.Array) -> np.ndarray:
 
 def _formula_mask(column: pa.ChunkedArray) -> np.ndarray | None:
     """Which values of a text column would run as formulas: a trigger first, and not a plain
-    number (`-5`); None when there are none."""
+    number (`-5`); None when there are none. The few values that start with a trigger are
+    judged by `neutralise`'s own number pattern, so both functions agree on every value."""
     starts = [_starts_with_trigger(chunk) for chunk in column.chunks]
     risky = np.concatenate(starts) if starts else np.zeros(0, dtype=bool)
     candidates = np.flatnonzero(risky)
     if len(candidates) == 0:
         return None
-    numbers = pc.match_substring_regex(column.take(pa.array(candidates)), _NUMBER.pattern)
-    risky[candidates[pc.fill_null(numbers, False).to_numpy(zero_copy_only=False)]] = False
+    texts = column.take(pa.array(candidates)).to_pylist()
+    risky[candidates] = [_NUMBER.match(text) is None for text in texts]
     return risky if risky.any() else None
 
 

@@ -16,20 +16,23 @@ Row numbers are data row numbers as users see them (1 = first row after the head
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 from pathlib import PurePath
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import xlsxwriter
 
 from core.agents.base import AgentContext, LoadedTable
 from core.agents.clean.state import CACHE_KEY, CHANGE_FIELDS, CleaningState
 from core.agents.profile.carry_over import carry_over_columns, reuse_profiles
 from core.agents.profile.quality import QualityScoreAgent
+from core.csv_text import csv_text
 from core.reports import ToolOutputs
-from core.safe_output import neutralise_frame
+from core.safe_output import neutralise_table
 
 CHANGES_FILE = "changes.csv"
 SUGGESTIONS_FILE = "suggestions.csv"
@@ -49,14 +52,15 @@ def cleaned_filename(table: LoadedTable) -> str:
 def csv_bytes(frame: pd.DataFrame, table: LoadedTable) -> tuple[bytes, str | None]:
     """The cleaned table as the input's CSV dialect, formula-safe; and a note when its text
     could not be written in the input's encoding (then it is UTF-8)."""
-    text = neutralise_frame(frame).to_csv(index=False, sep=table.delimiter or ",", lineterminator="\n")
+    arrow = neutralise_table(pa.Table.from_pandas(frame, preserve_index=False))
+    utf8 = csv_text(arrow, table.delimiter or ",")
     encoding = table.encoding or "utf-8"
     try:
-        return text.encode(encoding), None
+        if codecs.lookup(encoding).name == "utf-8":
+            return utf8, None
+        return utf8.decode("utf-8").encode(encoding), None
     except (UnicodeEncodeError, LookupError):
-        return text.encode(
-            "utf-8"
-        ), f"The cleaned file is UTF-8: some values cannot be written in {encoding}."
+        return utf8, f"The cleaned file is UTF-8: some values cannot be written in {encoding}."
 
 
 def xlsx_bytes(frame: pd.DataFrame, table: LoadedTable) -> bytes:
