@@ -13,7 +13,7 @@ from core.agents.clean.common import filled_values, rewrite_values
 from core.agents.clean.dependencies import _missing
 from core.agents.clean.numbers import NUMERIC_SHARE, parse_number, plan_numbers, unify_number
 from core.agents.clean.state import CleaningState
-from core.agents.clean.tidy_text import _tidy_rewrite, may_need_tidying
+from core.agents.clean.tidy_text import _many_values, _tidy_rewrite, may_need_tidying
 from core.agents.profile.inference import MISSING_MARKERS
 from tests.profile_helpers import table_of
 
@@ -105,3 +105,11 @@ def test_markers_are_found_as_the_per_value_check_finds_them(padded: list[tuple[
     values = [left + value + right for left, value, right in padded]
     expected = [v.strip().lower() in MISSING_MARKERS for v in values]
     assert _missing(pa.array(values, type=pa.large_string())).tolist() == expected
+
+
+def test_a_column_is_ruled_out_of_case_fixes_by_its_first_rows_only_when_they_prove_it() -> None:
+    many = pd.Series([f"v{i}" for i in range(1001)] + [""] * 50, dtype="str")
+    assert _many_values(many, 1000)
+    assert not _many_values(many, 1001)
+    blanks = pd.Series(["", "a", "A"] * 500, dtype="str")  # "" is no value: two of them
+    assert not _many_values(blanks, 2) and _many_values(blanks, 1)

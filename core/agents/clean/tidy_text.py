@@ -28,6 +28,7 @@ CASE_CONFIDENCE = 0.75  # below the default threshold: offered, not applied
 CASE_MAJORITY = 0.9  # share of a column's cased values written one way before the odd ones are offered
 CASE_MIN_VALUES = 20
 CASE_MAX_DISTINCT = 1000
+PREFIX_ROWS = 20 * CASE_MAX_DISTINCT  # rows whose distinct values may rule a column out at once
 
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000\t]")
@@ -108,8 +109,17 @@ def _to_style(value: str, style: str) -> str:
     return {"lower": value.lower(), "upper": value.upper(), "title": value.title()}[style]
 
 
+def _many_values(text: pd.Series, limit: int) -> bool:
+    """True when the first rows alone hold more than `limit` distinct filled values: then the
+    column does, without counting all of it."""
+    head = pa.array(text.iloc[: PREFIX_ROWS])
+    return pc.count_distinct(pc.filter(head, pc.not_equal(head, ""))).as_py() > limit
+
+
 def _case(state: CleaningState, file_key: str, column: str) -> None:
     text = state.column(file_key, column)
+    if _many_values(text, CASE_MAX_DISTINCT):
+        return
     counts = text[text != ""].value_counts()
     if len(counts) > CASE_MAX_DISTINCT or counts.sum() < CASE_MIN_VALUES:
         return
