@@ -60,6 +60,7 @@ WRITE_ATTEMPTS = 3  # an output write storage failed for a passing reason is tri
 WRITE_RETRY_SECONDS = 1.0
 TRANSIENT_STORAGE_CODES = frozenset({"STORAGE_UNAVAILABLE", "STORAGE_ERROR"})
 LOAD_SHARE = 0.1  # the share of the progress bar that loading the inputs takes
+FINISH_SHARE = 0.1  # the share a tool's finishing step takes (the cleaned file, the scores)
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 T = TypeVar("T")
 
@@ -276,9 +277,10 @@ class TaskRun:
         )
         completed: list[str] = []
         stopped: DQError | None = None
+        agents_end = 1 - (FINISH_SHARE if tool.finisher else 0.0)
         for index, agent_id in enumerate(agents):
-            base = LOAD_SHARE + (1 - LOAD_SHARE) * index / len(agents)
-            span = (1 - LOAD_SHARE) / len(agents)
+            base = LOAD_SHARE + (agents_end - LOAD_SHARE) * index / len(agents)
+            span = (agents_end - LOAD_SHARE) / len(agents)
             self.progress.write(
                 force=True,
                 current_agent=agent_id,
@@ -302,21 +304,7 @@ class TaskRun:
                 self.runs[agent_id] = {"status": "not_run", "error": error.message}
                 break
 
-            def report(
-                fraction: float,
-                message: str | None = None,
-                _base: float = base,
-                _span: float = span,
-                _agent: str = agent_id,
-            ) -> None:
-                fields: dict[str, Any] = {
-                    "progress": int(100 * (_base + _span * min(max(fraction, 0.0), 1.0)))
-                }
-                if message:
-                    fields["progress_message"] = message[:255]
-                self.progress.write(**fields)
-
-            context.progress = report
+            context.progress = self._reporter(base, span)
             began = time.perf_counter()
             try:
                 result = tool.agent(agent_id).load().run(context)
@@ -350,7 +338,17 @@ class TaskRun:
                 partial_results={a: _agent_summary(r, self.results.get(a)) for a, r in self.runs.items()},
             )
         # tool-level outputs (a cleaned file...) read the agents' shared state: before the cache goes
-        finished: ToolOutputs | None = tool.finish(context) if completed else None
+        finished: ToolOutputs | None = None
+        if completed:
+            if tool.finisher:  # seconds on a large file: the bar says so instead of standing still
+                self.progress.write(
+                    force=True,
+                    current_agent=None,
+                    progress=int(100 * agents_end),
+                    progress_message="Preparing the results",
+                )
+                context.progress = self._reporter(agents_end, FINISH_SHARE)
+            finished = tool.finish(context)
         context.cache.clear()  # the per-column work is done: free it before the outputs are built
         pa.default_memory_pool().release_unused()
         for agent_id in agents:
@@ -363,6 +361,18 @@ class TaskRun:
         summary = {**report["summary"], "dataset": report["dataset"]}
         finish = partial(self._finish, task, agents, completed, stopped, summaries, summary)
         self._db(finish, "recording the result")
+
+    def _reporter(self, base: float, span: float) -> Callable[[float, str | None], None]:
+        """A progress callback for one step of the run (an agent, the finishing step): the
+        fraction it reports of its own work becomes its `span` of the bar after `base`."""
+
+        def report(fraction: float, message: str | None = None) -> None:
+            fields: dict[str, Any] = {"progress": int(100 * (base + span * min(max(fraction, 0.0), 1.0)))}
+            if message:
+                fields["progress_message"] = message[:255]
+            self.progress.write(**fields)
+
+        return report
 
     def _finish(
         self,

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from core import users
+from core.agents.clean import outputs as clean_outputs
 from core.services import Services
 from tests.test_tasks import new_task, read_output, run
 
@@ -133,3 +134,23 @@ def test_an_outlier_in_a_removed_duplicate_row_is_left_out_of_the_row_list(servi
     issues = _frame(read_output(services, done, "issue_rows.csv"))
     outliers = issues[(issues["agent"] == "outliers") & (issues["column"] == "amount")]
     assert outliers["row"].tolist() == ["61"]  # the kept copy of the outlier, not the removed one
+
+
+def test_the_finishing_step_shows_on_the_progress_bar(services, user, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The cleaned file and the scores take seconds on a large file: while they are made, the
+    task says so (and the agents' share of the bar ends before it) instead of standing still."""
+    seen: list[tuple[int, str, str | None]] = []
+    task_ids: list[str] = []
+    original = clean_outputs.finish
+
+    def watched(context):  # type: ignore[no-untyped-def]
+        task = services.tasks.get_task(user.id, task_ids[0])
+        seen.append((task["progress"], task["progress_message"], task["current_agent"]))
+        return original(context)
+
+    monkeypatch.setattr(clean_outputs, "finish", watched)
+    task = new_task(services, user.id, _csv_bytes(), tool_id="clean-my-data")
+    task_ids.append(task["task_id"])
+    done = run(services, user.id, task["task_id"])
+    assert done["status"] == "completed" and done["progress"] == 100
+    assert seen == [(90, "Preparing the results", None)]

@@ -182,7 +182,7 @@ def finish(context: AgentContext) -> ToolOutputs:
     outputs = ToolOutputs()
     notes = []
     cleaned_files = []
-    for key, table in state.tables.items():
+    for done, (key, table) in enumerate(state.tables.items(), start=1):
         frame = state.cleaned_frame(key)
         name = cleaned_filename(table)
         if table.format == "xlsx":
@@ -195,6 +195,7 @@ def finish(context: AgentContext) -> ToolOutputs:
         cleaned_files.append(
             {"file_key": key, "filename": name, "rows": len(frame), "columns": frame.shape[1]}
         )
+        context.progress(0.4 * done / len(state.tables), f"Wrote {name}")
     raw_changes = state.changes_frame()
     changes = _log(raw_changes, state.tables)
     suggestions = _log(state.suggestions_frame(), state.tables)
@@ -205,6 +206,7 @@ def finish(context: AgentContext) -> ToolOutputs:
         SUGGESTIONS_FILE: "Suggestions",
         REMOVED_FILE: "Removed rows",
     }
+    context.progress(0.5, "Scoring the data before and after cleaning")
     before, after = quality_scores(state)
     rows_removed = sum(len(r) for r in state.removed.values())
     outputs.summary = {
