@@ -118,8 +118,8 @@ FLOAT_NOISE_MIN_LENGTH = 16  # `float_noise` needs 15 significant digits and a p
 
 
 def plan_numbers(text: pd.Series) -> tuple[NumberPlan, dict[str, ParsedNumber]] | None:
-    """The column's plan, or None when it is not a column of numbers; with the parsed values
-    the plan may change (values it certainly leaves as they are are left out)."""
+    """The column's plan, or None when it is not a column of numbers; and, parsed, the values
+    the plan may rewrite (a plain number it certainly leaves as it is is not among them)."""
     counts = filled_values(text).value_counts()
     if counts.empty:
         return None
