@@ -9,6 +9,7 @@ repair looks for rules holding on 90% of rows, computed with the same group-majo
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import permutations
 
@@ -17,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.agents.profile.inference import MISSING_MARKERS
+from core.agents.profile.inference import MISSING_MARKERS, WORKERS
 from core.agents.profile.relationships import MAX_COMPARED_COLUMNS, fd_share
 
 FD_REPAIR_SHARE = 0.9
@@ -113,16 +114,17 @@ def group_votes(a: Coded, b: Coded, live: np.ndarray, min_share: float = 0.0) ->
 
 def find_dependencies(coded: dict[str, Coded], live: np.ndarray) -> list[GroupVotes]:
     """Rules A -> B that hold on at least 90% of the live rows where both are filled, with A
-    repeating enough (three rows per value on average) for a majority to mean something."""
-    n = int(live.sum())
+    repeating enough (three rows per value on average) for a majority to mean something.
+    The pairs are counted on all cores (numpy and pandas' hashing release the GIL for most of
+    the work); the rules come back in the order of the pairs."""
+    if not live.any():
+        return []
     # pairs grow with the square of the columns: like the profile, compare the first columns only
     usable = [c for c in coded.values() if 2 <= c.cardinality <= MAX_DISTINCT][:MAX_COMPARED_COLUMNS]
-    found = []
-    for a, b in permutations(usable, 2):
-        filled_a = int(((a.codes >= 0) & live).sum())
-        if not filled_a or filled_a / a.cardinality < MIN_ROWS_PER_GROUP or n == 0:
-            continue
-        votes = group_votes(a, b, live, min_share=FD_REPAIR_SHARE)
-        if votes is not None and votes.total.sum() >= MIN_ROWS_PER_GROUP:
-            found.append(votes)
-    return found
+    filled = {a.name: int(((a.codes >= 0) & live).sum()) for a in usable}
+    pairs = [
+        (a, b) for a, b in permutations(usable, 2) if filled[a.name] >= MIN_ROWS_PER_GROUP * a.cardinality
+    ]
+    with ThreadPoolExecutor(WORKERS, thread_name_prefix="dependencies") as pool:
+        votes = pool.map(lambda pair: group_votes(*pair, live, min_share=FD_REPAIR_SHARE), pairs)
+        return [v for v in votes if v is not None and v.total.sum() >= MIN_ROWS_PER_GROUP]
