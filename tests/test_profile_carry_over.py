@@ -3,12 +3,15 @@ values are the same row for row, and never changing a score."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from core.agents.base import AgentContext
 from core.agents.clean.outputs import quality_scores
+from core.agents.clean.scratch import working_context
 from core.agents.clean.state import CACHE_KEY as CLEAN_STATE
+from core.agents.clean.state import CleaningState
 from core.agents.profile import inference, outliers, patterns
 from core.agents.profile.carry_over import carry_over_columns, reuse_profiles, same_values
 from core.agents.profile.quality import QualityScoreAgent
@@ -106,3 +109,13 @@ def test_the_clean_tools_scores_are_those_computed_from_scratch(
     before, after = quality_scores(state)
     assert (before, after) == scores_from_scratch(context)
     assert before is not None and after is not None and after >= before
+
+
+def test_a_clean_agents_scratch_context_starts_with_the_states_profiles_of_unchanged_columns() -> None:
+    state = CleaningState({"primary": table_of({"id": IDS, "city": CITIES})})
+    id_profile, city_profile = state.profile("primary", "id"), state.profile("primary", "city")
+    state.propose("primary", "city", np.array([1]), ["Oslo"], "tidy_text", "trim", 0.99)
+    assert state.column("primary", "city").tolist()[1] == "Oslo"
+    profiles = working_context(state, "primary").cache[inference.CACHE_KEY]
+    assert profiles[("primary", "id")] is id_profile
+    assert ("primary", "city") not in profiles or profiles[("primary", "city")] is not city_profile
