@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from itertools import permutations
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.agents.profile.inference import MISSING_MARKERS, WORKERS
+from core.agents.profile.inference import MISSING_MARKERS, WORKERS, ColumnProfile
 from core.agents.profile.relationships import MAX_COMPARED_COLUMNS, fd_share
 
 FD_REPAIR_SHARE = 0.9
@@ -42,17 +41,19 @@ class Coded:
 _LONGEST_MARKER = max(len(marker) for marker in MISSING_MARKERS)
 
 
-def code_column(name: str, text: pd.Series) -> Coded:
-    codes, uniques = pd.factorize(text, sort=False)
-    values = np.asarray(uniques, dtype=object)
-    missing = _missing(pa.array(uniques, type=pa.large_string()))
-    codes = codes.astype(np.int64)
+def code_column(profile: ColumnProfile) -> Coded:
+    """The column's codes from its profile's distinct values (the cleaning state's profile of
+    the column as it is now, so later agents reuse the hashing), blanks and markers as -1."""
+    encoded = profile.encoded
+    values = np.asarray(encoded.values.to_pylist(), dtype=object)
+    missing = _missing(pc.cast(encoded.values, pa.large_string()))
+    codes = encoded.codes.astype(np.int64)
     if missing.any():
         remap = np.cumsum(~missing) - 1
         remap[missing] = -1
         codes = np.where(codes >= 0, remap[codes], -1)
         values = values[~missing]
-    return Coded(name, codes, values)
+    return Coded(profile.name, codes, values)
 
 
 def _missing(values: pa.Array) -> np.ndarray:

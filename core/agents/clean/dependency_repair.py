@@ -346,7 +346,7 @@ class DependencyRepairAgent:
         notes: list[Finding] = []
         for file_key, frame in state.frames.items():
             split_glued(state, file_key, AGENT_ID)
-            coded = {str(c): code_column(str(c), state.column(file_key, c)) for c in frame.columns}
+            coded = {str(c): code_column(state.profile(file_key, str(c))) for c in frame.columns}
             resolved = _resolve_sources(state, file_key, coded, wanted)
             if resolved:
                 notes.append(
@@ -360,7 +360,7 @@ class DependencyRepairAgent:
                         file_key=file_key,
                     )
                 )
-                coded = {str(c): code_column(str(c), state.column(file_key, c)) for c in frame.columns}
+                coded = {str(c): code_column(state.profile(file_key, str(c))) for c in frame.columns}
             context.progress(0.3, "looking for rules between columns")
             rules = find_dependencies(coded, state.live_rows(file_key))
             by_dependent: dict[str, list[GroupVotes]] = defaultdict(list)
