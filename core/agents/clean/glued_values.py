@@ -27,12 +27,14 @@ def split_glued(state: CleaningState, file_key: str, agent: str) -> int:
     repaired = 0
     tokens: dict[str, set[str]] = {}
     for column in frame.columns:
-        if _digits_only(frame[column]):
+        # the column's distinct values and their rows, from the cleaning state's profile of it
+        encoded = state.profile(file_key, str(column)).encoded
+        if _digits_only(encoded.values):
             continue  # tokens are words: a column of numbers offers none
-        counts = frame[column][frame[column] != ""].value_counts()
-        counts = counts[counts >= MIN_TOKEN_ROWS]
-        if 0 < len(counts) <= MAX_TOKEN_VALUES:
-            values = {str(v) for v in counts.index if " " not in str(v) and not str(v).isdigit()}
+        frequent = (encoded.counts >= MIN_TOKEN_ROWS) & _flags(pc.not_equal(encoded.values, ""))
+        if 0 < int(frequent.sum()) <= MAX_TOKEN_VALUES:
+            texts = encoded.values.filter(pa.array(frequent)).to_pylist()
+            values = {v for v in texts if " " not in v and not v.isdigit()}
             if values:
                 tokens[str(column)] = values
     for target, token_set in tokens.items():
@@ -53,10 +55,14 @@ def split_glued(state: CleaningState, file_key: str, agent: str) -> int:
     return repaired
 
 
-def _digits_only(text: pd.Series) -> bool:
-    """True when every cell is empty or ASCII digits (one Arrow pass; counting the values of
-    each of a wide file's numeric columns would cost far more)."""
-    return bool(pc.all(pc.match_substring_regex(pa.array(text), "^[0-9]*$")).as_py())
+def _digits_only(values: pa.Array) -> bool:
+    """True when every value is empty or ASCII digits (one Arrow pass over the distinct
+    values; a wide file's numeric columns then cost no more)."""
+    return bool(pc.all(pc.match_substring_regex(values, "^[0-9]*$")).as_py())
+
+
+def _flags(found: pa.Array) -> np.ndarray:
+    return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
 def _candidates(
