@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.agents.clean.common import filled_values, rewrite_values
+from core.agents.clean.contacts import EMAIL_DOMAIN_TYPOS, email_may_change, email_rewrite
 from core.agents.clean.dependencies import _missing
 from core.agents.clean.numbers import NUMERIC_SHARE, parse_number, plan_numbers, unify_number
 from core.agents.clean.state import CleaningState
@@ -113,3 +114,23 @@ def test_a_column_is_ruled_out_of_case_fixes_by_its_first_rows_only_when_they_pr
     assert not _many_values(many, 1001)
     blanks = pd.Series(["", "a", "A"] * 500, dtype="str")  # "" is no value: two of them
     assert not _many_values(blanks, 2) and _many_values(blanks, 1)
+
+
+EMAILISH = st.one_of(
+    st.builds(
+        lambda local, domain, pad: f"{pad}{local}@{domain}{pad}",
+        st.text(alphabet="abcXYZ.é_+", min_size=1, max_size=6),
+        st.sampled_from([*EMAIL_DOMAIN_TYPOS, "gmail.com", "Example.COM", "exämple.com", "x.io"]),
+        st.sampled_from(["", " ", "\t"]),
+    ),
+    st.text(alphabet="ab@.XÉ ", max_size=10),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(EMAILISH, min_size=1, max_size=30))
+def test_an_email_ruled_out_is_one_the_rule_leaves_alone(values: list[str]) -> None:
+    flags = email_may_change(pa.array(values, type=pa.large_string()))
+    for value, flagged in zip(values, flags, strict=True):
+        if not flagged:
+            assert email_rewrite(value) is None, repr(value)

@@ -13,9 +13,11 @@ from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 import pyarrow as pa
+import pyarrow.compute as pc
 import pycountry
 
 from core.agents.clean.common import Rewrite, filled_values
@@ -185,6 +187,19 @@ def _in_shape(number: phonenumbers.PhoneNumber, template: str) -> str | None:
 
 
 # ---- emails -----------------------------------------------------------------------------------
+_TYPO_DOMAINS = "@(?:" + "|".join(re.escape(d) for d in EMAIL_DOMAIN_TYPOS) + ")"
+
+
+def email_may_change(values: pa.Array) -> np.ndarray:
+    """Per value, False where `email_rewrite` certainly leaves it alone: ASCII text without a
+    capital letter (its domain is lower case already) and without a misspelt domain."""
+    odd = pc.or_(
+        pc.invert(pc.string_is_ascii(values)),
+        pc.or_(pc.match_substring_regex(values, "[A-Z]"), pc.match_substring_regex(values, _TYPO_DOMAINS)),
+    )
+    return odd.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
 def email_rewrite(value: str) -> Rewrite:
     """The domain in lower case (it is case-insensitive; the local part may not be); a known
     misspelt mail domain offered as a suggestion."""

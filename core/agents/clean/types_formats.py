@@ -13,7 +13,13 @@ import pyarrow.compute as pc
 
 from core.agents.base import AgentContext, AgentResult
 from core.agents.clean.common import Rewrite, rewrite_values
-from core.agents.clean.contacts import boolean_rewriter, country_rewriter, email_rewrite, phone_rewriter
+from core.agents.clean.contacts import (
+    boolean_rewriter,
+    country_rewriter,
+    email_may_change,
+    email_rewrite,
+    phone_rewriter,
+)
 from core.agents.clean.dates import date_rewriter, time_rewriter, time_style
 from core.agents.clean.numbers import plan_numbers, unify_number
 from core.agents.clean.state import CleaningState, agent_result, clean_parameter, cleaning_state
@@ -72,7 +78,7 @@ def _format_column(state: CleaningState, file_key: str, column: str, params: dic
             rewrite_values(state, file_key, column, AGENT_ID, booleans)
         return
     if column_type.semantic_type == "email":
-        rewrite_values(state, file_key, column, AGENT_ID, email_rewrite)
+        rewrite_values(state, file_key, column, AGENT_ID, email_rewrite, may_change=email_may_change)
         return
     countries = country_rewriter(text, params["country_format"])
     if countries is not None:
