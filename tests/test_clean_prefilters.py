@@ -15,7 +15,7 @@ from core.agents.clean.dependencies import _missing
 from core.agents.clean.numbers import NUMERIC_SHARE, parse_number, plan_numbers, unify_number
 from core.agents.clean.state import CleaningState
 from core.agents.clean.tidy_text import _many_values, _tidy_rewrite, may_need_tidying
-from core.agents.profile.inference import MISSING_MARKERS
+from core.agents.profile.inference import MISSING_MARKERS, ColumnProfile
 from tests.profile_helpers import table_of
 
 # printable ASCII, spaces, every control character, and the characters the tidy rules know
@@ -53,6 +53,10 @@ def test_a_column_is_cleaned_alike_with_and_without_the_prefilter() -> None:
     assert states[0].changes_frame().equals(states[1].changes_frame())
 
 
+def profile_of(values: list[str]) -> ColumnProfile:
+    return ColumnProfile("primary", "amount", pd.Series(values, dtype="str"))
+
+
 NUMBER_TEXTS = st.one_of(
     st.integers(-10**6, 10**6).map(str),
     st.integers(0, 10**4).map(lambda n: f"{n}.0"),
@@ -72,8 +76,8 @@ def test_plain_numbers_read_in_bulk_plan_and_rewrite_as_parsed_one_by_one(values
     """Metamorphic: a space before every value changes nothing `parse_number` sees, but keeps
     every value off the plain path; the plan must not notice. Every value left out of the
     parsed ones must be one the plan leaves alone."""
-    planned = plan_numbers(pd.Series(values, dtype="str"))
-    spaced = plan_numbers(pd.Series([" " + v for v in values], dtype="str"))
+    planned = plan_numbers(profile_of(values))
+    spaced = plan_numbers(profile_of([" " + v for v in values]))
     filled = filled_values(pd.Series(values, dtype="str")).tolist()
     numbers = sum(parse_number(v) is not None for v in filled)
     assert (planned is None) == (not filled or numbers < NUMERIC_SHARE * len(filled))

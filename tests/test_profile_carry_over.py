@@ -106,7 +106,7 @@ def test_the_clean_tools_scores_are_those_computed_from_scratch(
     assert len(cleaned) == rows_kept
     assert cleaned["city"].tolist() != columns["city"][:rows_kept]  # a column the cleaning changed
     assert rows_kept < 10 or cleaned["id"].tolist() == IDS  # and, with every row kept, one it did not
-    before, after = quality_scores(state)
+    before, after = quality_scores(state, {"primary": cleaned})
     assert (before, after) == scores_from_scratch(context)
     assert before is not None and after is not None and after >= before
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.agents.clean.common import filled_values
+from core.agents.profile.inference import ColumnProfile
 
 NUMERIC_SHARE = 0.95
 _NUMBER = re.compile(
@@ -117,14 +117,16 @@ _PLAIN = r"^-?\d+(?:\.\d+)?$"
 FLOAT_NOISE_MIN_LENGTH = 16  # `float_noise` needs 15 significant digits and a point
 
 
-def plan_numbers(text: pd.Series) -> tuple[NumberPlan, dict[str, ParsedNumber]] | None:
+def plan_numbers(profile: ColumnProfile) -> tuple[NumberPlan, dict[str, ParsedNumber]] | None:
     """The column's plan, or None when it is not a column of numbers; and, parsed, the values
-    the plan may rewrite (a plain number it certainly leaves as it is is not among them)."""
-    counts = filled_values(text).value_counts()
-    if counts.empty:
+    the plan may rewrite (a plain number it certainly leaves as it is is not among them).
+    The filled values and their rows come from the column's profile (`profile.encoded`, the
+    same missing rule as `filled_values`)."""
+    filled = ~profile.missing_codes
+    if not filled.any():
         return None
-    values = pa.array(counts.index, type=pa.large_string())
-    weights = counts.to_numpy().astype(np.int64)
+    values = pc.cast(profile.encoded.values.filter(pa.array(filled)), pa.large_string())
+    weights = profile.encoded.counts[filled].astype(np.int64)
     plain = _flags(pc.match_substring_regex(values, _PLAIN))
     # a number holds a digit (`\d`: any decimal digit, as in Python): the other values without
     # one cannot fit, and when even all those with one could not make the share, none is parsed

@@ -117,15 +117,17 @@ def _removed(state: CleaningState) -> pd.DataFrame:
     )
 
 
-def quality_scores(state: CleaningState) -> tuple[float | None, float | None]:
-    """The profile's quality score before and after cleaning, each the score the profile tool
-    gives that table. The two analyses share the column facts they can (`carry_over`): the cleaning's own
-    profiles of the columns as they are now, and the first analysis's facts of every column
-    the cleaning left as it was."""
+def quality_scores(
+    state: CleaningState, cleaned: dict[str, pd.DataFrame]
+) -> tuple[float | None, float | None]:
+    """The profile's quality score before and after cleaning (`cleaned`: each table's cleaned
+    frame), each the score the profile tool gives that table. The two analyses share the
+    column facts they can (`carry_over`): the cleaning's own profiles of the columns as they
+    are now, and the first analysis's facts of every column the cleaning left as it was."""
     before = AgentContext(tables=state.tables, parameters={})
     reuse_profiles(before, state.profiles())
     before_score = _score(before)
-    after = AgentContext(tables=_cleaned_tables(state), parameters={})
+    after = AgentContext(tables=_cleaned_tables(state, cleaned), parameters={})
     carry_over_columns(before, after)
     reuse_profiles(after, state.profiles())
     return before_score, _score(after)
@@ -135,14 +137,13 @@ def _score(context: AgentContext) -> float | None:
     return QualityScoreAgent().run(context).metrics.get("quality_score")
 
 
-def _cleaned_tables(state: CleaningState) -> dict[str, LoadedTable]:
+def _cleaned_tables(state: CleaningState, cleaned: dict[str, pd.DataFrame]) -> dict[str, LoadedTable]:
     tables = {}
     for key, table in state.tables.items():
-        frame = state.cleaned_frame(key).reset_index(drop=True)
         tables[key] = LoadedTable(
             key,
             table.filename,
-            frame,
+            cleaned[key].reset_index(drop=True),
             table.format,
             table.size_bytes,
             table.encoding,
@@ -182,8 +183,9 @@ def finish(context: AgentContext) -> ToolOutputs:
     outputs = ToolOutputs()
     notes = []
     cleaned_files = []
+    cleaned = {key: state.cleaned_frame(key) for key in state.tables}
     for done, (key, table) in enumerate(state.tables.items(), start=1):
-        frame = state.cleaned_frame(key)
+        frame = cleaned[key]
         name = cleaned_filename(table)
         if table.format == "xlsx":
             outputs.files[name] = (xlsx_bytes(frame, table), XLSX_CONTENT_TYPE)
@@ -207,7 +209,7 @@ def finish(context: AgentContext) -> ToolOutputs:
         REMOVED_FILE: "Removed rows",
     }
     context.progress(0.5, "Scoring the data before and after cleaning")
-    before, after = quality_scores(state)
+    before, after = quality_scores(state, cleaned)
     rows_removed = sum(len(r) for r in state.removed.values())
     outputs.summary = {
         "quality_score": after,

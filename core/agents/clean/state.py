@@ -196,8 +196,11 @@ class CleaningState:
         )
 
     def cleaned_frame(self, file_key: str) -> pd.DataFrame:
-        """The cleaned table: every column and the original row order, removed rows left out."""
-        return self.frames[file_key][self.live_rows(file_key)]
+        """The cleaned table: every column and the original row order, removed rows left out
+        (the working frame itself when none was removed: pandas copies it on a later write)."""
+        live = self.live_rows(file_key)
+        frame = self.frames[file_key]
+        return frame if live.all() else frame[live]
 
 
 def cleaning_state(context: AgentContext) -> CleaningState:

@@ -29,7 +29,7 @@ NUMBER_CONFIDENCE = 0.9
 
 
 def _numbers(state: CleaningState, file_key: str, column: str) -> bool:
-    planned = plan_numbers(state.column(file_key, column))
+    planned = plan_numbers(state.profile(file_key, column))
     if planned is None:
         return False
     plan, parsed = planned
