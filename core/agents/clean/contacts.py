@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pycountry
 
 from core.agents.clean.common import Rewrite, filled_values
-from core.agents.profile.inference import BOOLEAN_FALSE, BOOLEAN_TRUE
+from core.agents.profile.inference import BOOLEAN_FALSE, BOOLEAN_TRUE, bool_mask
 from core.agents.profile.patterns import shapes
 from core.agents.profile.phones import check_phones
 
@@ -197,7 +197,7 @@ def email_may_change(values: pa.Array) -> np.ndarray:
         pc.invert(pc.string_is_ascii(values)),
         pc.or_(pc.match_substring_regex(values, "[A-Z]"), pc.match_substring_regex(values, _TYPO_DOMAINS)),
     )
-    return odd.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+    return bool_mask(odd)
 
 
 def email_rewrite(value: str) -> Rewrite:

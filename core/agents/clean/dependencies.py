@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.agents.profile.inference import MISSING_MARKERS, WORKERS, ColumnProfile
+from core.agents.profile.inference import MISSING_MARKERS, WORKERS, ColumnProfile, bool_mask
 from core.agents.profile.relationships import MAX_COMPARED_COLUMNS, fd_share
 
 FD_REPAIR_SHARE = 0.9
@@ -63,7 +63,7 @@ def _missing(values: pa.Array) -> np.ndarray:
     missing = np.zeros(len(values), dtype=bool)
     short = pc.less_equal(pc.utf8_length(values), _LONGEST_MARKER)
     odd_ends = pc.match_substring_regex(values, r"^[^!-~]|[^!-~]$")
-    candidates = np.flatnonzero(pc.or_(short, odd_ends).to_numpy(zero_copy_only=False))
+    candidates = np.flatnonzero(bool_mask(pc.or_(short, odd_ends)))
     texts = values.take(pa.array(candidates, pa.int64())).to_pylist()
     missing[candidates] = [text.strip().lower() in MISSING_MARKERS for text in texts]
     return missing

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from core.agents.clean.state import CleaningState
+from core.agents.profile.inference import bool_mask
 
 GLUED_CONFIDENCE = 0.9
 MIN_TOKEN_ROWS = 3
@@ -31,7 +32,7 @@ def split_glued(state: CleaningState, file_key: str, agent: str) -> int:
         encoded = state.profile(file_key, str(column)).encoded
         if _digits_only(encoded.values):
             continue  # tokens are words: a column of numbers offers none
-        frequent = (encoded.counts >= MIN_TOKEN_ROWS) & _flags(pc.not_equal(encoded.values, ""))
+        frequent = (encoded.counts >= MIN_TOKEN_ROWS) & bool_mask(pc.not_equal(encoded.values, ""))
         if 0 < int(frequent.sum()) <= MAX_TOKEN_VALUES:
             texts = encoded.values.filter(pa.array(frequent)).to_pylist()
             values = {v for v in texts if " " not in v and not v.isdigit()}
@@ -60,9 +61,6 @@ def _digits_only(values: pa.Array) -> bool:
     values; a wide file's numeric columns then cost no more)."""
     return bool(pc.all(pc.match_substring_regex(values, "^[0-9]*$")).as_py())
 
-
-def _flags(found: pa.Array) -> np.ndarray:
-    return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
 def _candidates(

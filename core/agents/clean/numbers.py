@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core.agents.profile.inference import ColumnProfile
+from core.agents.profile.inference import ColumnProfile, bool_mask
 
 NUMERIC_SHARE = 0.95
 _NUMBER = re.compile(
@@ -127,10 +127,10 @@ def plan_numbers(profile: ColumnProfile) -> tuple[NumberPlan, dict[str, ParsedNu
         return None
     values = pc.cast(profile.encoded.values.filter(pa.array(filled)), pa.large_string())
     weights = profile.encoded.counts[filled].astype(np.int64)
-    plain = _flags(pc.match_substring_regex(values, _PLAIN))
+    plain = bool_mask(pc.match_substring_regex(values, _PLAIN))
     # a number holds a digit (`\d`: any decimal digit, as in Python): the other values without
     # one cannot fit, and when even all those with one could not make the share, none is parsed
-    others = np.flatnonzero(~plain & _flags(pc.match_substring_regex(values, r"\p{Nd}")))
+    others = np.flatnonzero(~plain & bool_mask(pc.match_substring_regex(values, r"\p{Nd}")))
     if weights[plain].sum() + weights[others].sum() < NUMERIC_SHARE * weights.sum():
         return None
     other_values = values.take(pa.array(others, pa.int64())).to_pylist()
@@ -182,24 +182,20 @@ def plan_numbers(profile: ColumnProfile) -> tuple[NumberPlan, dict[str, ParsedNu
     with_thousands = sum(weight[v] for v, p in parsed.items() if p.thousands)
     if 0 < with_thousands < total_rows:
         plan.strip_thousands = True
-    with_point = _flags(pc.match_substring(plain_values, "."))
+    with_point = bool_mask(pc.match_substring(plain_values, "."))
     plan.whole_numbers = (
         all(float(p.text).is_integer() for p in parsed.values())
         and bool(np.all(np.isfinite(plain_numbers) & (plain_numbers == np.floor(plain_numbers))))
         and (any("." in p.text for p in parsed.values()) or bool(with_point.any()))
     )
     # a plain value changes only by losing float noise, or its zero decimals with the unit
-    long = _flags(pc.greater_equal(pc.utf8_length(plain_values), FLOAT_NOISE_MIN_LENGTH))
+    long = bool_mask(pc.greater_equal(pc.utf8_length(plain_values), FLOAT_NOISE_MIN_LENGTH))
     may_change = with_point & (long | bool(plan.strip_unit))
     changing = plain_values.filter(pa.array(may_change)).to_pylist()
     for value, number in zip(changing, plain_numbers[may_change].tolist(), strict=True):
         parsed[value] = ParsedNumber(value, number, None, None, False)
     return plan, parsed
 
-
-def _flags(found: pa.Array) -> np.ndarray:
-    """A boolean Arrow result over text without nulls, as numpy."""
-    return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
 
 
 def _floats(plain: pa.Array) -> np.ndarray:

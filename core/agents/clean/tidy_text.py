@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 from core.agents.base import AgentContext, AgentResult, Finding
 from core.agents.clean.common import Rewrite, rewrite_values
 from core.agents.clean.state import CleaningState, agent_result, cleaning_state
+from core.agents.profile.inference import bool_mask
 from core.agents.rows import refs
 
 AGENT_ID = "tidy_text"
@@ -41,7 +42,7 @@ def damaged_mask(text: pd.Series) -> np.ndarray:
     characters and code-point ranges, which RE2 reads as Python does, so Arrow's engine
     runs it (pandas would run Python's, value by value, for a compiled pattern)."""
     found = pc.match_substring_regex(pa.array(text), _DAMAGE.pattern)
-    return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+    return bool_mask(found)
 
 
 def tidy(value: str) -> tuple[str, list[str]]:
@@ -80,7 +81,7 @@ _MAY_NEED_TIDYING = r"[^\x20-\x7e]|  |^ | $"
 def may_need_tidying(values: pa.Array) -> np.ndarray:
     """Per value, False where `_tidy_rewrite` certainly leaves it alone (see above)."""
     found = pc.match_substring_regex(values, _MAY_NEED_TIDYING)
-    return found.to_numpy(zero_copy_only=False).astype(bool, copy=False)
+    return bool_mask(found)
 
 
 def _tidy_rewrite(value: str) -> Rewrite:

@@ -23,6 +23,7 @@ from core.agents.clean.contacts import (
 from core.agents.clean.dates import date_rewriter, time_rewriter, time_style
 from core.agents.clean.numbers import plan_numbers, unify_number
 from core.agents.clean.state import CleaningState, agent_result, clean_parameter, cleaning_state
+from core.agents.profile.inference import bool_mask
 
 AGENT_ID = "types_formats"
 NUMBER_CONFIDENCE = 0.9
@@ -49,7 +50,7 @@ def _numbers(state: CleaningState, file_key: str, column: str) -> bool:
             column,
             AGENT_ID,
             rewrite,
-            may_change=lambda values: pc.is_in(values, value_set=known).to_numpy(zero_copy_only=False),
+            may_change=lambda values: bool_mask(pc.is_in(values, value_set=known)),
         )
     return True
 

@@ -185,8 +185,9 @@ def _arrow(text: pd.Series) -> pa.ChunkedArray | pa.Array:
     return pa.array(text)
 
 
-def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A pyarrow boolean result as a numpy mask (null counts as False)."""
+def bool_mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A pyarrow boolean result as a numpy mask (null counts as False): the one conversion the
+    agents use for Arrow's answers."""
     if array.null_count:
         array = pc.fill_null(array, False)
     return array.to_numpy(zero_copy_only=False).astype(bool, copy=False)
@@ -210,11 +211,11 @@ def missing_mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """`is_missing` on Arrow text (no nulls), as a numpy mask."""
     candidates = _marker_candidates(array)
     if candidates is None or candidates.all():
-        return _mask(pc.is_in(_normalised(array), value_set=_MARKER_SET))
+        return bool_mask(pc.is_in(_normalised(array), value_set=_MARKER_SET))
     marks = np.zeros(len(array), dtype=bool)
     if candidates.any():
         some = array.filter(pa.array(candidates))
-        marks[candidates] = _mask(pc.is_in(_normalised(some), value_set=_MARKER_SET))
+        marks[candidates] = bool_mask(pc.is_in(_normalised(some), value_set=_MARKER_SET))
     return marks
 
 
@@ -250,7 +251,7 @@ def _marker_candidates(array: pa.ChunkedArray | pa.Array) -> np.ndarray | None:
 
 def is_null(series: pd.Series) -> pd.Series:
     """True where a cell is truly empty (no characters at all)."""
-    return pd.Series(_mask(pc.equal(_arrow(series), "")), index=series.index, name=series.name)
+    return pd.Series(bool_mask(pc.equal(_arrow(series), "")), index=series.index, name=series.name)
 
 
 # ---- the inferred type ----------------------------------------------------------------------
@@ -440,7 +441,7 @@ _BOOLEAN_TOKENS = pa.array(sorted(BOOLEAN_TRUE | BOOLEAN_FALSE))
 
 
 def _boolean_candidate(column: _Weighted, hint: _Candidate | None) -> _Candidate | None:
-    fits = _mask(pc.is_in(pc.utf8_lower(column.texts), value_set=_BOOLEAN_TOKENS))
+    fits = bool_mask(pc.is_in(pc.utf8_lower(column.texts), value_set=_BOOLEAN_TOKENS))
     return _Candidate("boolean", column.share(fits), fits)
 
 
@@ -454,7 +455,7 @@ def _strip_affixes(array: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Ar
 
 
 def _full_match(array: pa.ChunkedArray | pa.Array, pattern: str) -> np.ndarray:
-    return _mask(pc.match_substring_regex(array, f"^(?:{pattern})$"))
+    return bool_mask(pc.match_substring_regex(array, f"^(?:{pattern})$"))
 
 
 def _number_candidate(column: _Weighted, hint: _Candidate | None) -> _Candidate | None:
@@ -517,7 +518,7 @@ def _date_candidate(column: _Weighted, hint: _Candidate | None) -> _Candidate | 
     # every time format has a ':' and no date format has one, and a parsed text holds each
     # literal of its format: so a format fits at most the values on its side of that line,
     # and a format that cannot beat the best so far (ties go to the first) is not tried
-    colon = _mask(pc.match_substring(array, ":"))
+    colon = bool_mask(pc.match_substring(array, ":"))
     reach = {True: column.share(colon), False: column.share(~colon)}
     best: _Candidate | None = None
     for fmt in (*DATE_FORMATS, *DATETIME_FORMATS):
@@ -559,7 +560,7 @@ def _parse_dates(values: pd.Series, fmt: str) -> pd.Series:
         printed = pc.replace_substring(printed, " ", separator)
     seconds = parsed.to_numpy(zero_copy_only=False).astype("datetime64[s]")
     # year 0 prints back too, but pandas refuses it
-    exact = _mask(pc.equal(printed, text)) & (seconds >= np.datetime64("0001-01-01"))
+    exact = bool_mask(pc.equal(printed, text)) & (seconds >= np.datetime64("0001-01-01"))
     result = pd.Series(np.where(exact, seconds, np.datetime64("NaT")), index=values.index, name=values.name)
     rest = np.flatnonzero(~exact)
     if len(rest):
@@ -656,7 +657,7 @@ def _text_semantic(
     if n >= 2 and distinct <= CATEGORICAL_MAX_DISTINCT and distinct <= n / 2:
         return "categorical", None
     lengths = pc.utf8_length(sample).to_numpy(zero_copy_only=False)
-    spaced = _mask(pc.match_substring_regex(sample, r"\s"))
+    spaced = bool_mask(pc.match_substring_regex(sample, r"\s"))
     if distinct == n and n >= 2 and not spaced.any() and lengths.max() <= IDENTIFIER_MAX_LENGTH:
         return "identifier", None
     words = pc.count_substring_regex(sample, r"\S+").to_numpy(zero_copy_only=False)
@@ -676,10 +677,10 @@ def _typed_semantic(
         return "date", None
     numbers = column.filter(candidate.fits)
     if candidate.affixed:
-        currency = numbers.share(_mask(pc.match_substring_regex(numbers.texts, _HAS_CURRENCY)))
+        currency = numbers.share(bool_mask(pc.match_substring_regex(numbers.texts, _HAS_CURRENCY)))
         if currency >= 0.5:
             return "currency", currency
-        percent = numbers.share(_mask(pc.ends_with(numbers.texts, "%")))
+        percent = numbers.share(bool_mask(pc.ends_with(numbers.texts, "%")))
         if percent >= 0.5:
             return "percentage", percent
     if candidate.kind == "integer":
@@ -716,8 +717,8 @@ def typed_values(series: pd.Series, column_type: ColumnType) -> pd.Series:
         return _parse_dates(text.str.strip(), column_type.date_format)
     if kind == "boolean":
         lowered = _normalised(_arrow(text))
-        truth = _mask(pc.is_in(lowered, value_set=pa.array(sorted(BOOLEAN_TRUE))))
-        falsity = _mask(pc.is_in(lowered, value_set=pa.array(sorted(BOOLEAN_FALSE))))
+        truth = bool_mask(pc.is_in(lowered, value_set=pa.array(sorted(BOOLEAN_TRUE))))
+        falsity = bool_mask(pc.is_in(lowered, value_set=pa.array(sorted(BOOLEAN_FALSE))))
         result = pd.Series(pd.NA, index=text.index, dtype="boolean", name=series.name)
         result[truth] = True
         result[falsity] = False
@@ -953,7 +954,7 @@ def matching_keys(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedAr
     array = pc.cast(values, pa.large_string())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    ascii_only = _mask(pc.string_is_ascii(array))
+    ascii_only = bool_mask(pc.string_is_ascii(array))
     if ascii_only.all():
         return _ascii_matching_keys(array)
     others = ~ascii_only  # usually a few: the regexes run on those alone

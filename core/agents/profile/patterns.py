@@ -29,6 +29,7 @@ from core.agents.profile.inference import (
     DATE_FORMATS,
     DATETIME_FORMATS,
     ColumnProfile,
+    bool_mask,
     each_column,
     factorize_text,
 )
@@ -144,7 +145,7 @@ def _shape_facts(values: pa.Array, shaped: _Shapes, counts: np.ndarray, filled: 
     else:
         codes, first_raw = pd.factorize(shaped.codes[filled])
         distinct = shaped.distinct.take(pa.array(first_raw))
-    if _holds_zero(distinct) and not _mask(pc.string_is_ascii(values))[filled].all():
+    if _holds_zero(distinct) and not bool_mask(pc.string_is_ascii(values))[filled].all():
         distinct_codes, distinct = factorize_text(pc.replace_substring(distinct, "\x00", ""))
         codes = distinct_codes[codes]
     style = "exact"
@@ -186,10 +187,6 @@ def _examples(values: pa.Array, mask: np.ndarray, counts: np.ndarray, limit: int
     return [str(v) for v in values.take(pa.array(top)).to_pylist()]
 
 
-def _mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return pc.fill_null(array, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
-
-
 def _whitespace(
     table: LoadedTable,
     profile: ColumnProfile,
@@ -202,14 +199,15 @@ def _whitespace(
     if stripped is values:  # nothing to trim (`trim_whitespace` hands the array back)
         padded = np.zeros(len(filled), dtype=bool)
     else:
-        padded = filled & ~_mask(pc.equal(values, stripped))
+        padded = filled & ~bool_mask(pc.equal(values, stripped))
     # a value's shape keeps its ASCII whitespace in place: only values whose shape holds two
     # in a row can (once trimmed) hold them, and the shapes are few
-    maybe = _mask(pc.match_substring_regex(shaped.distinct, r"\s\s"))[shaped.codes] & filled
+    maybe = bool_mask(pc.match_substring_regex(shaped.distinct, r"\s\s"))[shaped.codes] & filled
     doubled = np.zeros(len(filled), dtype=bool)
     if maybe.any():
         candidates = np.flatnonzero(maybe)
-        doubled[candidates] = _mask(pc.match_substring_regex(stripped.take(pa.array(candidates)), r"\s\s"))
+        runs = pc.match_substring_regex(stripped.take(pa.array(candidates)), r"\s\s")
+        doubled[candidates] = bool_mask(runs)
     checks = []
     for code, mask, reason, what in (
         (
@@ -319,7 +317,7 @@ def _trimmable(values: pa.Array) -> np.ndarray:
 
 
 def _looks_like(stripped: pa.Array, filled: np.ndarray, pattern: str) -> np.ndarray:
-    return filled & _mask(pc.match_substring_regex(stripped, f"^(?:{pattern})$"))
+    return filled & bool_mask(pc.match_substring_regex(stripped, f"^(?:{pattern})$"))
 
 
 def _validity(
