@@ -9,6 +9,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.agents.clean.category_variants import ROWS_PER_VALUE, _counts
 from core.agents.clean.common import filled_values, rewrite_values
 from core.agents.clean.contacts import EMAIL_DOMAIN_TYPOS, email_may_change, email_rewrite
 from core.agents.clean.dependencies import _missing
@@ -138,3 +139,16 @@ def test_an_email_ruled_out_is_one_the_rule_leaves_alone(values: list[str]) -> N
     for value, flagged in zip(values, flags, strict=True):
         if not flagged:
             assert email_rewrite(value) is None, repr(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "A", "n/a", "", " x", "NULL", "c", "d", "e"]), max_size=120))
+def test_category_counts_from_the_profile_are_the_columns_value_counts(values: list[str]) -> None:
+    state = CleaningState({"primary": table_of({"c": values})})
+    expected = filled_values(state.column("primary", "c")).value_counts()
+    ours = _counts(state, "primary", "c")
+    if len(expected) < 2 or len(expected) * ROWS_PER_VALUE > expected.sum():
+        assert ours is None
+    else:
+        assert ours is not None
+        assert list(ours.items()) == list(expected.items())  # ties in the same order too

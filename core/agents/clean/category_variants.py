@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core.agents.base import AgentContext, AgentResult
-from core.agents.clean.common import Rewrite, filled_values, rewrite_values
+from core.agents.clean.common import Rewrite, rewrite_values
 from core.agents.clean.state import CleaningState, agent_result, cleaning_state
 from core.agents.profile.inference import matching_keys
 
@@ -61,11 +61,17 @@ def _bigrams(text: str) -> set[str]:
 
 
 def _counts(state: CleaningState, file_key: str, column: str) -> pd.Series | None:
-    text = state.column(file_key, column)
-    counts = filled_values(text).value_counts()
-    if len(counts) < 2 or len(counts) * ROWS_PER_VALUE > counts.sum():
+    """Rows per filled value, most common first: what `filled_values(text).value_counts()`
+    gives (the same first-appearance order sorted the same way), read off the column's
+    profile; None for a column with too few rows per value to hold categories."""
+    encoded = state.profile(file_key, column).encoded
+    filled = ~state.profile(file_key, column).missing_codes
+    distinct, rows = int(filled.sum()), int(encoded.counts[filled].sum())
+    if distinct < 2 or distinct * ROWS_PER_VALUE > rows:
         return None
-    return counts
+    values = pd.Index(encoded.values.filter(pa.array(filled)).to_pylist(), dtype="str")
+    counts = pd.Series(encoded.counts[filled], index=values, name="count")
+    return counts.sort_values(ascending=False, kind="stable")  # ties keep their first appearance
 
 
 def _fingerprint(counts: pd.Series) -> dict[str, tuple[str, float]]:
