@@ -116,18 +116,32 @@ def upload_direct(page, path: Path) -> None:  # type: ignore[no-untyped-def]
     page.get_by_text(re.compile(r"is uploaded")).wait_for(timeout=60_000)
 
 
+def next_step(page, heading: str) -> None:  # type: ignore[no-untyped-def]
+    """Click the wizard's "Next →" and wait for the next step's `heading`. A click that lands
+    while the page is still settling from the step before can be dropped by Streamlit (the
+    screen then simply stays where it was), so the click is repeated, at most three times,
+    while the step has not changed."""
+    target = page.get_by_role("heading", name=heading)
+    for _ in range(3):
+        button(page, "Next →").click()
+        try:
+            target.wait_for(timeout=10_000)
+            return
+        except sync_api.TimeoutError:
+            continue
+    target.wait_for()
+
+
 def run_profile(page, base: str, csv: Path) -> str:  # type: ignore[no-untyped-def]
     """Walk the wizard for profile-my-data and return the task id from the task page's URL."""
     page.goto(base)
     page.get_by_text("What would you like to do?").wait_for()
     button(page, "Choose").first.click()
     page.get_by_text("which checks should run").wait_for()
-    button(page, "Next →").click()
-    page.get_by_role("heading", name="Settings").wait_for()
-    button(page, "Next →").click()
-    page.get_by_role("heading", name="Your files").wait_for()
+    next_step(page, "Settings")
+    next_step(page, "Your files")
     upload_direct(page, csv)
-    button(page, "Next →").click()
+    next_step(page, "Ready to start")
     button(page, "Start processing").click()
     page.wait_for_url(re.compile(r"/task\?id="))
     return page.url.split("id=", 1)[1].split("&", 1)[0]
