@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from core.agents.clean.category_variants import ROWS_PER_VALUE, _counts
 from core.agents.clean.common import filled_values, rewrite_values
 from core.agents.clean.contacts import EMAIL_DOMAIN_TYPOS, email_may_change, email_rewrite
-from core.agents.clean.dependencies import _missing
+from core.agents.clean.dependencies import code_column
 from core.agents.clean.numbers import NUMERIC_SHARE, parse_number, plan_numbers, unify_number
 from core.agents.clean.state import CleaningState
 from core.agents.clean.tidy_text import _many_values, _tidy_rewrite, may_need_tidying
-from core.agents.profile.inference import MISSING_MARKERS, ColumnProfile
+from core.agents.profile.inference import ColumnProfile
 from tests.profile_helpers import table_of
 
 # printable ASCII, spaces, every control character, and the characters the tidy rules know
@@ -95,22 +95,15 @@ def test_plain_numbers_read_in_bulk_plan_and_rewrite_as_parsed_one_by_one(values
             assert unify_number(value, number, plan) is None, value
 
 
-MARKERISH = st.one_of(
-    st.sampled_from(sorted(MISSING_MARKERS)),
-    st.sampled_from(sorted(MISSING_MARKERS)).map(str.upper),
-    st.text(alphabet=TRICKY, max_size=16),
-)
-
-
-SPACES = st.text(alphabet=" \t\u00a0\u3000\x1c\n", max_size=3)
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.lists(st.tuples(SPACES, MARKERISH, SPACES), max_size=30))
-def test_markers_are_found_as_the_per_value_check_finds_them(padded: list[tuple[str, str, str]]) -> None:
-    values = [left + value + right for left, value, right in padded]
-    expected = [v.strip().lower() in MISSING_MARKERS for v in values]
-    assert _missing(pa.array(values, type=pa.large_string())).tolist() == expected
+def test_dependency_codes_leave_out_what_the_profile_calls_missing() -> None:
+    """Blanks and markers get no code, by the profile's own rule; the rest keep their first
+    appearance order."""
+    text = pd.Series(["Oslo", " n/a ", "", "Lima", "NULL", "Oslo"], dtype="str")
+    profile = ColumnProfile("primary", "city", text)
+    coded = code_column(profile)
+    assert coded.codes.tolist() == [0, -1, -1, 1, -1, 0]
+    assert coded.values.tolist() == ["Oslo", "Lima"] and coded.name == "city"
+    assert profile.missing_codes.tolist() == [False, True, True, False, True]
 
 
 def test_a_column_is_ruled_out_of_case_fixes_by_its_first_rows_only_when_they_prove_it() -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.agents.clean.state import CleaningState
 from core.agents.profile.inference import is_missing
@@ -39,9 +40,8 @@ def rewrite_values(
     could change it at all; the values it rules out are never handed to `rewrite`. A column of
     a million distinct, already tidy values then costs one vectorised pass instead of a million
     Python calls."""
-    text = state.column(file_key, column)
-    codes, uniques = pd.factorize(text, sort=False)
-    distinct = pa.array(uniques, type=pa.large_string())
+    encoded = state.profile(file_key, column).encoded  # shared with the agents before and after
+    codes, distinct = encoded.codes, pc.cast(encoded.values, pa.large_string())
     candidates = np.arange(len(distinct)) if may_change is None else np.flatnonzero(may_change(distinct))
     verdicts: dict[tuple[str, float], list[tuple[int, str]]] = {}
     for code, value in zip(candidates.tolist(), distinct.take(candidates).to_pylist(), strict=True):
@@ -52,7 +52,7 @@ def rewrite_values(
         verdicts.setdefault((rule, confidence), []).append((code, new))
     applied = suggested = 0
     for (rule, confidence), items in verdicts.items():
-        lookup = np.full(len(uniques), -1, dtype=np.int64)
+        lookup = np.full(len(distinct), -1, dtype=np.int64)
         news = [new for _, new in items]
         for index, (code, _) in enumerate(items):
             lookup[code] = index

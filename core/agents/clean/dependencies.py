@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from itertools import permutations
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from core.agents.profile.inference import MISSING_MARKERS, WORKERS, ColumnProfile, bool_mask
+from core.agents.profile.inference import WORKERS, ColumnProfile
 from core.agents.profile.relationships import MAX_COMPARED_COLUMNS, fd_share
 
 FD_REPAIR_SHARE = 0.9
@@ -38,15 +36,13 @@ class Coded:
         return len(self.values)
 
 
-_LONGEST_MARKER = max(len(marker) for marker in MISSING_MARKERS)
-
-
 def code_column(profile: ColumnProfile) -> Coded:
     """The column's codes from its profile's distinct values (the cleaning state's profile of
-    the column as it is now, so later agents reuse the hashing), blanks and markers as -1."""
+    the column as it is now, so later agents reuse the hashing); blanks and missing markers,
+    by the profile's own rule (`missing_codes`), are -1."""
     encoded = profile.encoded
     values = np.asarray(encoded.values.to_pylist(), dtype=object)
-    missing = _missing(pc.cast(encoded.values, pa.large_string()))
+    missing = profile.missing_codes
     codes = encoded.codes.astype(np.int64)
     if missing.any():
         remap = np.cumsum(~missing) - 1
@@ -54,19 +50,6 @@ def code_column(profile: ColumnProfile) -> Coded:
         codes = np.where(codes >= 0, remap[codes], -1)
         values = values[~missing]
     return Coded(profile.name, codes, values)
-
-
-def _missing(values: pa.Array) -> np.ndarray:
-    """Per distinct value: blank or a missing marker once trimmed and lower-cased. Trimming
-    and lower case never shorten a value but by its ends, so only a value no longer than the
-    longest marker, or with something other than printable ASCII at an end, is checked."""
-    missing = np.zeros(len(values), dtype=bool)
-    short = pc.less_equal(pc.utf8_length(values), _LONGEST_MARKER)
-    odd_ends = pc.match_substring_regex(values, r"^[^!-~]|[^!-~]$")
-    candidates = np.flatnonzero(bool_mask(pc.or_(short, odd_ends)))
-    texts = values.take(pa.array(candidates, pa.int64())).to_pylist()
-    missing[candidates] = [text.strip().lower() in MISSING_MARKERS for text in texts]
-    return missing
 
 
 @dataclass
