@@ -59,7 +59,7 @@ def profile_of(values: list[str]) -> ColumnProfile:
 
 
 NUMBER_TEXTS = st.one_of(
-    st.integers(-10**6, 10**6).map(str),
+    st.integers(-(10**6), 10**6).map(str),
     st.integers(0, 10**4).map(lambda n: f"{n}.0"),
     st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: f"{x:.3f}"),
     st.sampled_from(["0.054000000000000006", "1.00000000000001", "007", "-0", "1" * 30, "12.50"]),

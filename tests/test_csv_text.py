@@ -13,7 +13,7 @@ from core.safe_output import neutralise_frame, neutralise_table
 
 CELLS = st.one_of(
     st.sampled_from(["-5", "+5", "-\u0665", "-5\n", "=1+1", "@x", "", '"', "a,b"]),
-    st.text(alphabet=st.sampled_from(list('ab ,;\t|"\n\r\'=+-@5.\u00e9\u2028\u0665')), max_size=6),
+    st.text(alphabet=st.sampled_from(list("ab ,;\t|\"\n\r'=+-@5.\u00e9\u2028\u0665")), max_size=6),
 )
 
 

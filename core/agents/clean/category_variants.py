@@ -64,8 +64,8 @@ def _counts(state: CleaningState, file_key: str, column: str) -> pd.Series | Non
     """Rows per filled value, most common first: what `filled_values(text).value_counts()`
     gives (the same first-appearance order sorted the same way), read off the column's
     profile; None for a column with too few rows per value to hold categories."""
-    encoded = state.profile(file_key, column).encoded
-    filled = ~state.profile(file_key, column).missing_codes
+    profile = state.profile(file_key, column)
+    encoded, filled = profile.encoded, ~profile.missing_codes
     distinct, rows = int(filled.sum()), int(encoded.counts[filled].sum())
     if distinct < 2 or distinct * ROWS_PER_VALUE > rows:
         return None

@@ -62,7 +62,6 @@ def _digits_only(values: pa.Array) -> bool:
     return bool(pc.all(pc.match_substring_regex(values, "^[0-9]*$")).as_py())
 
 
-
 def _candidates(
     text: pd.Series, empty: np.ndarray, tokens: set[str]
 ) -> tuple[list[int], list[str], list[str]]:

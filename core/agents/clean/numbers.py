@@ -197,7 +197,6 @@ def plan_numbers(profile: ColumnProfile) -> tuple[NumberPlan, dict[str, ParsedNu
     return plan, parsed
 
 
-
 def _floats(plain: pa.Array) -> np.ndarray:
     """The plain numbers' values, as Python's `float` reads them (both round correctly; a
     number too long for Arrow's parser is read by Python)."""

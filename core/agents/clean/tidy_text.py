@@ -113,7 +113,7 @@ def _to_style(value: str, style: str) -> str:
 def _many_values(text: pd.Series, limit: int) -> bool:
     """True when the first rows alone hold more than `limit` distinct filled values: then the
     column does, without counting all of it."""
-    head = pa.array(text.iloc[: PREFIX_ROWS])
+    head = pa.array(text.iloc[:PREFIX_ROWS])
     return pc.count_distinct(pc.filter(head, pc.not_equal(head, ""))).as_py() > limit
 
 
