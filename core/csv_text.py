@@ -11,9 +11,10 @@ of one empty field is written `""`, so that it is not read back as a blank line.
 
 from __future__ import annotations
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from core.agents.profile.textbytes import text_bytes
 
 QUOTE = '"'
 LINE_END = "\n"
@@ -45,15 +46,11 @@ def _lines(columns: list[pa.Array | pa.ChunkedArray], delimiter: str) -> pa.Arra
 
 
 def _bytes(lines: pa.Array | pa.ChunkedArray) -> bytes:
-    """The texts of a large_string array back to back, read straight off its buffers."""
-    parts = []
-    for chunk in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
-        if len(chunk) == 0:
-            continue
-        _, offsets_buffer, data = chunk.buffers()
-        offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
-        parts.append(data.slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes())
-    return b"".join(parts)
+    """The texts back to back, read straight off Arrow's buffers."""
+    raw = text_bytes(lines)
+    if raw is None:  # a null cell: the callers hand text columns with "" for empty cells
+        raise ValueError("csv_text needs text columns without nulls")
+    return raw.data.tobytes()
 
 
 def csv_text(table: pa.Table, delimiter: str = ",") -> bytes:

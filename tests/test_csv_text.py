@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,3 +49,8 @@ def test_the_arrow_formula_guard_agrees_with_the_per_value_one(frame: pd.DataFra
     expected = neutralise_frame(frame)
     assert list(guarded.columns) == list(expected.columns)
     assert guarded.astype(object).values.tolist() == expected.astype(object).values.tolist()
+
+
+def test_a_null_cell_is_refused_rather_than_written_as_something() -> None:
+    with pytest.raises(ValueError, match="without nulls"):
+        csv_text(pa.table({"a": pa.array(["x", None], pa.large_string())}))
