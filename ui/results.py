@@ -3,65 +3,21 @@ or, for a failed task, what went wrong and what finished."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from core.registry import get_tool
 from core.services import Services
 from core.users import UserView
 from ui.clean_results import show_cleaning
+from ui.column_explorer import show_column_explorer
+from ui.findings import show_findings
 from ui.master_results import TOOL_ID as MASTER_TOOL
 from ui.master_results import show_master_results
-from ui.status import SEVERITY_COLOURS
 from ui.text import escape_markdown, human_bytes
 from ui.wizard_state import restart
-
-SEVERITIES = list(SEVERITY_COLOURS)
-
-
-def _severity_style(frame: pd.DataFrame) -> Any:
-    def colour(value: object) -> str:
-        hexcode = SEVERITY_COLOURS.get(str(value))
-        return f"color: white; background-color: {hexcode}; font-weight: 600" if hexcode else ""
-
-    return frame.style.map(colour, subset=["severity"]) if "severity" in frame else frame
-
-
-def _findings(records: list[dict[str, Any]], kind: str, key: str) -> None:
-    if not records:
-        st.success(f"No {kind} found.", icon="✅")
-        return
-    frame = pd.DataFrame(records)
-    filters = st.columns([2, 2, 3])
-    severities = [s for s in SEVERITIES if s in set(frame.get("severity", []))]
-    chosen = filters[0].multiselect("Severity", severities, default=severities, key=f"{key}_sev")
-    columns = sorted({str(c) for c in frame.get("column", []) if c})
-    column = filters[1].selectbox("Column", ["All columns", *columns], key=f"{key}_col")
-    search = filters[2].text_input("Search", key=f"{key}_search", placeholder="Words in the message")
-    if "severity" in frame:
-        frame = frame[frame["severity"].isin(chosen)]
-    if column != "All columns":
-        frame = frame[frame["column"].astype(str) == column]
-    if search:
-        frame = frame[frame["message"].str.contains(search, case=False, regex=False)]
-    if "column" in frame:
-        frame = frame.assign(column=frame["column"].fillna("").astype(str))  # whole-file findings
-    if "examples" in frame:
-        frame = frame.assign(examples=frame["examples"].map(lambda v: ", ".join(map(str, v or []))))
-    shown = [c for c in ("severity", "column", "message", "count", "examples", "code", "agent") if c in frame]
-    st.dataframe(
-        _severity_style(frame[shown].reset_index(drop=True)),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "examples": st.column_config.TextColumn("Examples (affected values)"),
-            "count": st.column_config.NumberColumn("Rows", format="%d"),
-        },
-    )
 
 
 def _recommendations(records: list[dict[str, Any]]) -> None:
@@ -79,150 +35,6 @@ def _recommendations(records: list[dict[str, Any]]) -> None:
             "fix_agent": st.column_config.TextColumn("Fixed by (clean-my-data)"),
         },
     )
-
-
-def _histogram(column: dict[str, Any]) -> go.Figure | None:
-    hist = column.get("histogram") or {}
-    bins, counts = hist.get("bins"), hist.get("counts")
-    if not bins or not counts:
-        return None
-    if len(bins) == len(counts) + 1 and all(isinstance(b, int | float) for b in bins):
-        centres = [(a + b) / 2 for a, b in itertools.pairwise(bins)]
-        widths = [b - a for a, b in itertools.pairwise(bins)]
-        figure = go.Figure(go.Bar(x=centres, y=counts, width=widths, marker_color="#1F6FEB"))
-    else:
-        figure = go.Figure(go.Bar(x=[str(b) for b in bins[: len(counts)]], y=counts, marker_color="#1F6FEB"))
-    figure.update_layout(
-        title="Distribution",
-        xaxis_title="value",
-        yaxis_title="rows",
-        bargap=0.02,
-        height=320,
-        margin={"t": 40, "b": 40, "l": 40, "r": 10},
-    )
-    return figure
-
-
-def _top_values(column: dict[str, Any]) -> go.Figure | None:
-    top = column.get("top_values") or []
-    if not top:
-        return None
-    labels = [str(v.get("value")) for v in top][::-1]
-    figure = go.Figure(
-        go.Bar(
-            x=[v.get("count") for v in top][::-1],
-            y=labels,
-            orientation="h",
-            marker_color="#1F6FEB",
-            hovertemplate="%{y}: %{x} rows<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        title="Most common values",
-        height=max(240, 28 * len(labels) + 80),
-        margin={"t": 40, "b": 30, "l": 10, "r": 10},
-        yaxis={"type": "category"},
-    )
-    return figure
-
-
-def _missing_chart(columns: list[dict[str, Any]]) -> go.Figure | None:
-    if not any("missing_ratio" in c for c in columns):
-        return None
-    names = [str(c["name"]) for c in columns]
-    ratios = [round(100 * (c.get("missing_ratio") or 0), 2) for c in columns]
-    figure = go.Figure(
-        go.Bar(x=names, y=ratios, marker_color="#F79009", hovertemplate="%{x}: %{y}% missing<extra></extra>")
-    )
-    figure.update_layout(
-        title="Missing values by column (%)",
-        yaxis={"range": [0, 100]},
-        height=320,
-        margin={"t": 40, "b": 80, "l": 40, "r": 10},
-        xaxis={"type": "category"},
-    )
-    return figure
-
-
-def _correlation_heatmap(report: dict[str, Any]) -> go.Figure | None:
-    files = ((report.get("agents", {}).get("relationships") or {}).get("metrics") or {}).get("files") or {}
-    pairs = next((f.get("correlation_pairs") for f in files.values() if f.get("correlation_pairs")), None)
-    if not pairs:
-        return None
-    names = list(dict.fromkeys([p["a"] for p in pairs] + [p["b"] for p in pairs]))
-    index = {name: i for i, name in enumerate(names)}
-    matrix: list[list[float | None]] = [[1.0 if a == b else None for b in names] for a in names]
-    for pair in pairs:
-        a, b = index[pair["a"]], index[pair["b"]]
-        matrix[a][b] = matrix[b][a] = pair["r"]
-    labels = [str(n) for n in names]
-    figure = go.Figure(
-        go.Heatmap(
-            z=matrix,
-            x=labels,
-            y=labels,
-            zmin=-1,
-            zmax=1,
-            colorscale="RdBu",
-            hovertemplate="%{x} ~ %{y}: %{z:.2f}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        title="Correlations between numeric columns", height=420, margin={"t": 40, "b": 40, "l": 40, "r": 10}
-    )
-    return figure
-
-
-FACTS = (
-    "quality_score",
-    "inferred_type",
-    "semantic_type",
-    "count",
-    "missing_count",
-    "distinct_count",
-    "min",
-    "max",
-    "mean",
-    "median",
-    "std",
-    "date_format",
-)
-
-
-def _column_explorer(report: dict[str, Any]) -> None:
-    columns = report.get("columns") or []
-    if not columns:
-        st.info("This report has no per-column figures.")
-        return
-    missing = _missing_chart(columns)
-    if missing is not None:
-        st.plotly_chart(missing, width="stretch", key="missing_chart")
-    heatmap = _correlation_heatmap(report)
-    if heatmap is not None:
-        st.plotly_chart(heatmap, width="stretch", key="correlations_chart")
-    labels = [f"{c['name']}" for c in columns]
-    index = st.selectbox("Column", range(len(columns)), format_func=lambda i: labels[i], key="explore_col")
-    column = columns[index]
-    facts = {k.replace("_", " "): column[k] for k in FACTS if column.get(k) is not None}
-    left, right = st.columns([1, 2])
-    with left:
-        st.dataframe(
-            pd.DataFrame({"fact": list(facts), "value": [str(v) for v in facts.values()]}),
-            hide_index=True,
-            width="stretch",
-        )
-    with right:
-        chart = _histogram(column) or _top_values(column)
-        if chart is not None:
-            st.plotly_chart(chart, width="stretch", key="column_chart")
-        else:
-            st.caption("No chart for this column.")
-    findings = [
-        a for a in report.get("alerts", []) + report.get("issues", []) if a.get("column") == column["name"]
-    ]
-    if findings:
-        st.markdown("**Findings in this column**")
-        _findings(findings, "findings", "col_findings")
 
 
 def _downloads(svc: Services, user: UserView, task: dict[str, Any]) -> None:
@@ -277,13 +89,13 @@ def show_results(svc: Services, user: UserView, task: dict[str, Any]) -> None:
     else:
         tabs = st.tabs(names)
     with tabs[0]:
-        _findings(report.get("alerts", []), "alerts", "alerts")
+        show_findings(report.get("alerts", []), "alerts", "alerts")
     with tabs[1]:
-        _findings(report.get("issues", []), "issues", "issues")
+        show_findings(report.get("issues", []), "issues", "issues")
     with tabs[2]:
         _recommendations(report.get("recommendations", []))
     with tabs[3]:
-        _column_explorer(report)
+        show_column_explorer(report)
     with tabs[4]:
         _downloads(svc, user, task)
 
