@@ -146,11 +146,17 @@ def sensitive_columns(report: dict[str, Any]) -> set[tuple[str, str]]:
     return {(c["file_key"], c["name"]) for c in report["columns"] if c.get("sensitive")}
 
 
+# findings whose examples are never the column's data but the markers that stand in for it
+# ("NULL", "n/a"), which their message names anyway: masking them would only hide which marker
+UNMASKED_CODES = frozenset({"DISGUISED_MISSING"})
+
+
 def mask_sensitive(report: dict[str, Any]) -> None:
     """Hide the samples the report quotes from columns the `sensitive` agent flagged: their
     most common values, pattern examples, text minimum/maximum and the examples of every
-    alert and issue about them. (The downloads listing affected rows keep the values: they
-    are the user's own rows, needed to find and fix them.)"""
+    alert and issue about them but the missing markers (`UNMASKED_CODES`). (The downloads
+    listing affected rows keep the values: they are the user's own rows, needed to find and
+    fix them.)"""
     hidden = sensitive_columns(report)
     if not hidden:
         return
@@ -167,9 +173,12 @@ def mask_sensitive(report: dict[str, Any]) -> None:
         column["masked"] = True
     for section in ("alerts", "issues"):
         for finding in report[section]:
-            if (finding.get("file_key"), finding.get("column")) in hidden and finding.get(
-                "agent"
-            ) != "sensitive":
+            about = (finding.get("file_key"), finding.get("column"))
+            if (
+                about in hidden
+                and finding.get("agent") != "sensitive"
+                and finding.get("code") not in UNMASKED_CODES
+            ):
                 finding["examples"] = [mask_text(e) for e in finding["examples"]]
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from core.agents.profile.sensitive import SensitiveAgent, iban_valid, luhn_valid, mask_text
 from core.agents.profile.statistics import StatisticsAgent
-from core.reports import build_report
+from core.reports import build_report, mask_sensitive
 from tests.profile_helpers import alert, codes_for, context_of, rows_of, table_of
 
 N = 40
@@ -117,3 +117,18 @@ def test_the_report_masks_the_flagged_columns_samples(planted) -> None:  # type:
     for finding in report["alerts"]:
         if finding["column"] in ("email", "card", "ssn"):
             assert all("*" in e for e in finding["examples"]), finding
+
+
+def test_missing_markers_quoted_for_a_masked_column_stay_readable() -> None:
+    def finding(code: str, examples: list[str]) -> dict[str, object]:
+        return {"file_key": "primary", "column": "phone", "agent": "x", "code": code, "examples": examples}
+
+    report = {
+        "columns": [{"file_key": "primary", "name": "phone", "sensitive": True, "top_values": []}],
+        "alerts": [finding("DISGUISED_MISSING", ["NULL", "n/a"]), finding("INVALID_PHONE", ["555-0100x"])],
+        "issues": [],
+    }
+    mask_sensitive(report)
+    examples = {f["code"]: f["examples"] for f in report["alerts"]}
+    assert examples["DISGUISED_MISSING"] == ["NULL", "n/a"]  # markers, not personal data
+    assert examples["INVALID_PHONE"] == [mask_text("555-0100x")] and "*" in examples["INVALID_PHONE"][0]
