@@ -195,3 +195,16 @@ def test_account_page_creates_shows_once_and_revokes_api_tokens(svc: Services) -
     at.button(key="revoke_api_token").click().run()
     assert not tokens.list_tokens(svc.factory, ann.id)[0].active
     assert str(at.dataframe[-1].value["Status"][0]).startswith("revoked")
+
+
+def test_each_download_says_what_it_holds() -> None:
+    from ui.results import describe_download
+
+    assert describe_download("issue_rows.csv", "text/csv") == (
+        "Every affected row: row number, column, value and reason (CSV table)"
+    )
+    assert describe_download("cleaned_people.xlsx", "x").startswith("Your data, cleaned")
+    assert describe_download("match_explanations.csv", "text/csv").startswith("Sample pairs")
+    assert describe_download("matches.csv", "text/csv").startswith("Record pairs")
+    assert describe_download("dependencies_secondary.csv", "text/csv").startswith("Rules such as")
+    assert describe_download("unknown.bin", "application/octet-stream") == "application/octet-stream"

@@ -37,16 +37,45 @@ def _recommendations(records: list[dict[str, Any]]) -> None:
     )
 
 
+# what a download holds, by the start of its name (a multi-file run adds the file to the name)
+FILE_DESCRIPTIONS = (
+    ("report.json", "The whole report, for programs"),
+    ("report.xlsx", "The report as a workbook: summary, columns, findings, every affected row"),
+    ("issue_rows", "Every affected row: row number, column, value and reason"),
+    ("quality_scores", "Each column's quality score, dimension by dimension"),
+    ("correlations", "Correlations between numeric columns"),
+    ("associations", "Associations between categorical columns (Cramér's V)"),
+    ("dependencies", "Rules such as zip → city, how often they hold and the rows that break them"),
+    ("malformed_rows", "Lines of the file that could not be read as rows"),
+    ("cleaned_", "Your data, cleaned, in the format it came in"),
+    ("changes", "Every change: row, column, old and new value, rule and confidence"),
+    ("suggestions", "Changes proposed but not made: below the confidence threshold"),
+    ("removed_rows", "Rows marked for removal, with the reason"),
+    ("golden_records", "One golden record per entity; every value names its file and row"),
+    ("clusters", "Every input record with the entity it belongs to"),
+    ("match_explanations", "Sample pairs, explained field by field"),
+    ("matches", "Record pairs compared, with their scores and field-by-field weights"),
+    ("conflicts", "Values the files disagree on, per entity and field"),
+)
+KINDS = {"json": "JSON", "xlsx": "Excel workbook", "csv": "CSV table"}
+
+
+def describe_download(filename: str, content_type: str) -> str:
+    """What a download holds, in words, and its kind."""
+    kind = KINDS.get(filename.rsplit(".", 1)[-1], content_type)
+    what = next((words for start, words in FILE_DESCRIPTIONS if filename.startswith(start)), None)
+    return f"{what} ({kind})" if what else kind
+
+
 def _downloads(svc: Services, user: UserView, task: dict[str, Any]) -> None:
     downloads = svc.tasks.get_downloads(user.id, task["task_id"])
     if not downloads:
         st.info("This task produced no files.")
         return
-    kinds = {"json": "Report data (JSON)", "xlsx": "Excel workbook", "csv": "Table (CSV)"}
     for item in downloads:
-        row = st.columns([3, 2, 1, 2])
+        row = st.columns([2, 4, 1, 2])
         row[0].text(item["filename"])
-        row[1].caption(kinds.get(item["filename"].rsplit(".", 1)[-1], item["content_type"]))
+        row[1].caption(describe_download(item["filename"], item["content_type"]))
         row[2].caption(human_bytes(item["size_bytes"]))
         row[3].link_button("Download", item["url"], icon=":material/download:")
     expiry = downloads[0]["expires_at"]
