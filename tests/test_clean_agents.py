@@ -407,6 +407,25 @@ def test_a_phone_with_letters_is_never_read_as_a_keypad_number() -> None:
     assert cleaned(context, "phone")[20:] == ["(415) 555-0199", "41x-555-0100"]
 
 
+def test_a_number_from_another_country_keeps_its_country_code() -> None:
+    phones = ["(415) 555-0132", "(415) 555-0144", "(212) 555-0101", "(646) 555-0188", "(415) 555-0122"] * 4
+    phones += ["415-555-0199", "+44 20 7946 7379", "+7 495 123-45-67"]
+    context = context_of(table_of({"phone": phones}), phone_region="US")
+    TypesFormatsAgent().run(context)
+    # the US shape takes the US number; the London and Moscow numbers would lose their
+    # country codes in it (`(207) 946-7379` is a US number), so they stay as written
+    assert cleaned(context, "phone")[20:] == ["(415) 555-0199", "+44 20 7946 7379", "+7 495 123-45-67"]
+
+
+def test_a_shape_that_marks_the_country_code_takes_foreign_numbers_that_fit() -> None:
+    phones = ["+1 415-555-0132", "+1 415-555-0144", "+1 212-555-0101", "+1 646-555-0188"] * 5
+    phones += ["14155550199", "+74951234567", "+442079467379"]
+    context = context_of(table_of({"phone": phones}), phone_region="US")
+    TypesFormatsAgent().run(context)
+    # Moscow's 7 + ten digits fits `+9 999-999-9999` with its code; London's 44 + ten does not
+    assert cleaned(context, "phone")[20:] == ["+1 415-555-0199", "+7 495-123-4567", "+442079467379"]
+
+
 @pytest.mark.parametrize(
     "columns",
     [

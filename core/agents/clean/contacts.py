@@ -154,6 +154,7 @@ def phone_rewriter(text: pd.Series, how: str, region: str) -> Callable[[str], Re
         if (how == "e164" or shape != template) and not any(ch.isalpha() for ch in v)
     ]
     formatted: dict[str, str] = {}
+    home_code = phonenumbers.country_code_for_region(region)
     for value in targets[:PHONE_EXACT_LIMIT]:
         try:
             number = phonenumbers.parse(value, region)
@@ -162,7 +163,7 @@ def phone_rewriter(text: pd.Series, how: str, region: str) -> Callable[[str], Re
         if how == "e164":
             formatted[value] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         else:
-            shaped = _in_shape(number, template)
+            shaped = _in_shape(number, template, home_code)
             if shaped is not None:
                 formatted[value] = shaped
     rule = "phone_e164" if how == "e164" else "phone_format"
@@ -174,12 +175,21 @@ def phone_rewriter(text: pd.Series, how: str, region: str) -> Callable[[str], Re
     return rewrite
 
 
-def _in_shape(number: phonenumbers.PhoneNumber, template: str) -> str | None:
+def _in_shape(number: phonenumbers.PhoneNumber, template: str, home_code: int) -> str | None:
     """The number's digits poured into a shape such as `(999) 999-9999` or `+9 999-999-9999`,
-    with or without its country code; None when neither fits the shape's digit count."""
+    with or without its country code; None when neither fits the shape's digit count.
+
+    The shape is the column's majority, written for numbers of its own country (`home_code`):
+    a number from elsewhere keeps its country code, so it only fits a shape that marks the
+    code with a '+'. Poured into `(999) 999-9999`, `+44 20 7946 7379` would become a US
+    number that nobody can call."""
     slots = template.count("9")
     national = str(number.national_number)
-    for digits in (national, f"{number.country_code}{national}"):
+    home = number.country_code == home_code
+    candidates = [national, f"{number.country_code}{national}"] if home else []
+    if not home and template.lstrip().startswith("+"):
+        candidates = [f"{number.country_code}{national}"]
+    for digits in candidates:
         if len(digits) == slots:
             feed = iter(digits)
             return "".join(next(feed) if ch == "9" else ch for ch in template)
