@@ -492,3 +492,13 @@ def test_only_columns_of_ascii_digits_skip_the_glued_token_count() -> None:
     assert _digits_only(pa.array(["1", "22", ""]))
     for values in (["1", "CO"], ["٣"], ["²"], ["1 2"], ["1.5"]):
         assert not _digits_only(pa.array(values)), values
+
+
+def test_dates_in_a_second_format_are_rewritten_in_the_columns_own() -> None:
+    iso = [f"2023-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 8)]
+    values = iso + ["2023.05.23", "30/12/2022", "5 Mar 2021"] * 4 + ["Austin"]  # 87% in the main format
+    context = context_of(table_of({"signup": values}))
+    TypesFormatsAgent().run(context)
+    assert cleaned(context, "signup")[len(iso) : len(iso) + 3] == ["2023-05-23", "2022-12-30", "2021-03-05"]
+    assert cleaned(context, "signup")[-1] == "Austin"  # not a date: left for a person
+    assert cleaned(context, "signup")[: len(iso)] == iso

@@ -147,3 +147,20 @@ def test_quick_phone_rejection_agrees_with_phonenumbers() -> None:
     numbers += ["555-7613", "phone", "1-800-FLOWERS", "+1 (201) 555-0100 ext. 12", ""]
     for region in ("US", "GB", "DE", "IT"):
         assert [_is_valid_quick(n, region) for n in numbers] == [is_valid_phone(n, region) for n in numbers]
+
+
+def test_dates_in_a_second_format_are_dates_not_another_type() -> None:
+    from core.agents.profile.types import TypesAgent
+
+    iso = [f"2023-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 8)]  # 84 dates
+    others = ["2023.05.23", "30/12/2022", "5 Mar 2021", "2023.06.20", "31/01/2023", "7 Jul 2022"] * 2
+    values = iso + others + ["Austin", "20211028"]  # 87.5% in the main format; two are not dates
+    context = context_of(table_of({"signup": values}))
+    types = TypesAgent().run(context)
+    column = types.columns[("primary", "signup")]
+    assert (column["inferred_type"], column["date_format"]) == ("date", "%Y-%m-%d")
+    mixed = alert(types, "MIXED_TYPES", "signup")
+    assert mixed.count == 2 and set(mixed.examples) == {"Austin", "20211028"}
+    patterns = PatternsAgent().run(context)
+    in_other_format = {len(iso) + 1 + i for i in range(len(others))}  # 1-based data rows
+    assert rows_of(context, patterns, "MIXED_DATE_FORMATS", "signup") == in_other_format

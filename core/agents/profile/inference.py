@@ -510,7 +510,8 @@ def _date_candidate(column: _Weighted, hint: _Candidate | None) -> _Candidate | 
     with a `hint` from the sample, that format checked on the whole column."""
     array = column.texts
     if hint is not None and hint.date_format:
-        return _date_result(column, hint.date_format, _parse_dates(_series(array), hint.date_format))
+        fmt = hint.date_format
+        return _with_other_formats(column, _date_result(column, fmt, _parse_dates(_series(array), fmt)))
     values = [v for v in array.to_pylist() if v is not None]
     if sum(1 for v in values if _DATE_LIKE.match(v)) < CANDIDATE_THRESHOLD * max(len(values), 1):
         return None
@@ -527,7 +528,37 @@ def _date_candidate(column: _Weighted, hint: _Candidate | None) -> _Candidate | 
         candidate = _date_result(column, fmt, _parse_dates(sample, fmt))
         if best is None or candidate.share > best.share:
             best = candidate
-    return best if best is not None and best.share > 0 else None
+    return _with_other_formats(column, best) if best is not None and best.share > 0 else None
+
+
+def _with_other_formats(column: _Weighted, main: _Candidate) -> _Candidate:
+    """`main` (the dates one format reads) widened to the values that read as dates of the
+    same kind in another listed format. `2021.05.23` among `2021-05-23`s is a date written a
+    second way (patterns says so: MIXED_DATE_FORMATS, and types_formats rewrites it), not a
+    cell of another type; a column is dates when 95% of it reads as dates, in its main format
+    or not. The main format stays the column's `date_format`."""
+    if main.fits.all() or main.date_format is None:
+        return main
+    rest = np.flatnonzero(~main.fits)
+    elsewhere = read_in_other_format(_series(column.texts.take(pa.array(rest))), main.date_format)
+    if not elsewhere.any():
+        return main
+    fits = main.fits.copy()
+    fits[rest[elsewhere]] = True
+    return replace(main, share=column.share(fits), fits=fits)
+
+
+def read_in_other_format(values: pd.Series, main: str) -> np.ndarray:
+    """Per value (stripped text that `main` does not read): True when another listed format
+    of the same kind (date, or date and time) reads it."""
+    formats = DATETIME_FORMATS if any(code in main for code in ("%H", "%I")) else DATE_FORMATS
+    read = np.zeros(len(values), dtype=bool)
+    for fmt in formats:
+        if fmt == main or read.all():
+            continue
+        open_rows = np.flatnonzero(~read)
+        read[open_rows] = _parse_dates(values.iloc[open_rows], fmt).notna().to_numpy()
+    return read
 
 
 def _series(array: pa.ChunkedArray | pa.Array) -> pd.Series:
@@ -865,7 +896,12 @@ class ColumnProfile:
                 date_format=column_type.mismatch_date_format,
             )
             typed = typed_values(self.text, majority)
-        return np.flatnonzero(~self.missing.to_numpy() & typed.isna().to_numpy())
+        rows = np.flatnonzero(~self.missing.to_numpy() & typed.isna().to_numpy())
+        main = column_type.mismatch_date_format or column_type.date_format
+        if main and len(rows):  # a date written in a second format is not a misfit of the type
+            stripped = self.text.iloc[rows].str.strip().reset_index(drop=True)
+            rows = rows[~read_in_other_format(stripped, main)]
+        return rows
 
     @property
     def present(self) -> pd.Series:
