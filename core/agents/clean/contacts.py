@@ -185,10 +185,13 @@ def _in_shape(number: phonenumbers.PhoneNumber, template: str, home_code: int) -
     number that nobody can call."""
     slots = template.count("9")
     national = str(number.national_number)
-    home = number.country_code == home_code
-    candidates = [national, f"{number.country_code}{national}"] if home else []
-    if not home and template.lstrip().startswith("+"):
-        candidates = [f"{number.country_code}{national}"]
+    international = f"{number.country_code}{national}"
+    if number.country_code == home_code:
+        candidates: tuple[str, ...] = (national, international)
+    elif template.lstrip().startswith("+"):
+        candidates = (international,)
+    else:
+        return None
     for digits in candidates:
         if len(digits) == slots:
             feed = iter(digits)

@@ -532,15 +532,17 @@ def _date_candidate(column: _Weighted, hint: _Candidate | None) -> _Candidate | 
 
 
 def _with_other_formats(column: _Weighted, main: _Candidate) -> _Candidate:
-    """`main` (the dates one format reads) widened to the values that read as dates of the
-    same kind in another listed format. `2021.05.23` among `2021-05-23`s is a date written a
+    """`main` (the dates one format reads) widened to the values that read as dates in
+    another listed format (`other_date_format`). `2021.05.23` among `2021-05-23`s is a date written a
     second way (patterns says so: MIXED_DATE_FORMATS, and types_formats rewrites it), not a
     cell of another type; a column is dates when 95% of it reads as dates, in its main format
     or not. The main format stays the column's `date_format`."""
     if main.fits.all() or main.date_format is None:
         return main
     rest = np.flatnonzero(~main.fits)
-    elsewhere = read_in_other_format(_series(column.texts.take(pa.array(rest))), main.date_format)
+    elsewhere = (
+        other_date_format(_series(column.texts.take(pa.array(rest))), main.date_format).notna().to_numpy()
+    )
     if not elsewhere.any():
         return main
     fits = main.fits.copy()
@@ -548,17 +550,18 @@ def _with_other_formats(column: _Weighted, main: _Candidate) -> _Candidate:
     return replace(main, share=column.share(fits), fits=fits)
 
 
-def read_in_other_format(values: pd.Series, main: str) -> np.ndarray:
-    """Per value (stripped text that `main` does not read): True when another listed format
-    of the same kind (date, or date and time) reads it."""
-    formats = DATETIME_FORMATS if any(code in main for code in ("%H", "%I")) else DATE_FORMATS
-    read = np.zeros(len(values), dtype=bool)
-    for fmt in formats:
-        if fmt == main or read.all():
+def other_date_format(values: pd.Series, main: str) -> pd.Series:
+    """Per value (stripped text that `main` does not read): the first other listed format that
+    reads it as a date, or NA. The one rule for "a date written another way": the type choice
+    and `misfit_rows` count such a cell as a date, patterns lists it as MIXED_DATE_FORMATS."""
+    found = pd.Series(None, index=values.index, dtype="str")
+    for fmt in (*DATE_FORMATS, *DATETIME_FORMATS):
+        if fmt == main or found.notna().all():
             continue
-        open_rows = np.flatnonzero(~read)
-        read[open_rows] = _parse_dates(values.iloc[open_rows], fmt).notna().to_numpy()
-    return read
+        open_values = values[found.isna()]
+        parsed = pd.to_datetime(open_values, format=fmt, errors="coerce")
+        found[parsed.index[parsed.notna().to_numpy()]] = fmt
+    return found
 
 
 def _series(array: pa.ChunkedArray | pa.Array) -> pd.Series:
@@ -900,7 +903,7 @@ class ColumnProfile:
         main = column_type.mismatch_date_format or column_type.date_format
         if main and len(rows):  # a date written in a second format is not a misfit of the type
             stripped = self.text.iloc[rows].str.strip().reset_index(drop=True)
-            rows = rows[~read_in_other_format(stripped, main)]
+            rows = rows[other_date_format(stripped, main).isna().to_numpy()]
         return rows
 
     @property

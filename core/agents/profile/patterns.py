@@ -26,12 +26,11 @@ from core.agents.profile.inference import (
     _POSTAL_DISTINCT,
     _POSTAL_NAME,
     _URL,
-    DATE_FORMATS,
-    DATETIME_FORMATS,
     ColumnProfile,
     bool_mask,
     each_column,
     factorize_text,
+    other_date_format,
 )
 from core.agents.profile.phones import check_phones
 from core.agents.profile.textbytes import ByteMap, text_bytes, trim_whitespace, trimmable_ends
@@ -250,15 +249,7 @@ def _dates(table: LoadedTable, profile: ColumnProfile, stripped: pa.Array, fille
     others = filled & ~_in_main_format(profile, text, filled, main)
     if not others.any():
         return []
-    candidates = text[others]
-    found = pd.Series(None, index=candidates.index, dtype="str")
-    for fmt in (*DATE_FORMATS, *DATETIME_FORMATS):
-        if fmt == main or found.notna().all():
-            continue
-        open_values = candidates[found.isna()]
-        parsed = pd.to_datetime(open_values, format=fmt, errors="coerce")
-        found[parsed.index[parsed.notna().to_numpy()]] = fmt
-    formatted = found.dropna()
+    formatted = other_date_format(text[others], main).dropna()
     if formatted.empty:
         return []
     mask = np.zeros(len(filled), dtype=bool)
